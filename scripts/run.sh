@@ -4,6 +4,7 @@
 #
 # Any of the variables below can be overridden by exporting it first, e.g.
 #   PORT=5050 make run        REDIS_URL=redis://127.0.0.1:6380/0 make run
+#   FDY_FORCE_PRIVATE_SERVICES=1 make run   (private Redis even if 6379 answers)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -35,7 +36,9 @@ stop_all() {
     fi
     if [ "$OWN_REDIS" -eq 1 ] && [ -f "$RUN_DIR/redis.pid" ]; then
         log "stopping the private redis-server"
-        kill "$(cat "$RUN_DIR/redis.pid")" 2>/dev/null
+        local rpid; rpid="$(cat "$RUN_DIR/redis.pid")"
+        kill "$rpid" 2>/dev/null
+        for _ in $(seq 1 20); do kill -0 "$rpid" 2>/dev/null || break; sleep 0.25; done
         rm -f "$RUN_DIR/redis.pid" "$RUN_DIR/redis.port"
     fi
     exit "$rc"
@@ -51,7 +54,7 @@ ensure_venv
 # --- Redis -------------------------------------------------------------------------------------
 if [ -z "${REDIS_URL:-}" ]; then
     command -v redis-server >/dev/null 2>&1 || apt_ensure redis-server
-    if redis_ping 6379; then
+    if [ "${FDY_FORCE_PRIVATE_SERVICES:-0}" != 1 ] && redis_ping 6379; then
         REDIS_PORT=6379
         log "Redis: using the one on 127.0.0.1:6379"
     elif [ -f "$RUN_DIR/redis.pid" ] && [ -f "$RUN_DIR/redis.port" ] \
@@ -134,6 +137,8 @@ MSG
 set +e
 wait -n "${PIDS[@]}"
 rc=$?
+sleep 0.5   # on Ctrl-C every process gets SIGINT: let our INT trap run first
 set -e
 warn "a process exited (status $rc); stopping the rest"
+[ "$rc" -eq 0 ] && rc=1
 exit "$rc"
