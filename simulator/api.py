@@ -1,0 +1,649 @@
+"""The simulated api.weixin.qq.com / open.weixin.qq.com endpoints."""
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import time
+from functools import wraps
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from flask import Blueprint, Response, current_app, jsonify, make_response, redirect, request
+
+from . import delivery
+from .state import OAUTH_CODE_TTL, TOKEN_TTL, SimState
+
+bp = Blueprint("sim_api", __name__)
+
+ERRMSG = {
+    -1: "system error",
+    40001: "invalid credential, access_token is invalid or not latest",
+    40002: "invalid grant_type",
+    40003: "invalid openid",
+    40013: "invalid appid",
+    40016: "invalid button size",
+    40017: "invalid button type",
+    40018: "invalid button name size",
+    40019: "invalid button key size",
+    40020: "invalid button url size",
+    40023: "invalid sub button size",
+    40024: "invalid sub button type",
+    40025: "invalid sub button name size",
+    40026: "invalid sub button key size",
+    40027: "invalid sub button url size",
+    40029: "invalid code",
+    40032: "invalid openid list size",
+    40037: "invalid template_id",
+    40125: "invalid appsecret",
+    40163: "code been used",
+    41001: "access_token missing",
+    42001: "access_token expired",
+    43004: "require subscribe",
+    44002: "empty post data",
+    45009: "reach max api daily quota limit",
+    45015: "response out of time limit or subscription is canceled",
+    45157: "tag name duplicate",
+    45158: "tag name too long",
+    45159: "invalid tag id",
+    46003: "menu no exist",
+    47001: "data format error",
+    65301: "menuid not exist",
+    65303: "there is no selfmenu, please create selfmenu first",
+    65304: "match rule empty",
+}
+
+_INVALID = object()
+FAULTABLE_METHODS = ("GET", "POST")
+
+
+def st() -> SimState:
+    return current_app.config["SIM_STATE"]
+
+
+def err(code, msg=None):
+    return {"errcode": code, "errmsg": msg or ERRMSG.get(code, "simulated error")}
+
+
+def ok(**extra):
+    out = {"errcode": 0, "errmsg": "ok"}
+    out.update(extra)
+    return out
+
+
+def _parse_body():
+    if request.method != "POST":
+        return None
+    raw = request.get_data()
+    if not raw:
+        return None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return _INVALID
+
+
+def _fault_openid(body):
+    if isinstance(body, dict) and isinstance(body.get("touser"), str):
+        return body["touser"]
+    return request.args.get("openid") or request.args.get("sim_openid")
+
+
+def apply_fault(state, path, openid, record_body):
+    """Apply a matching fault rule. Returns a Flask response when the fault
+    replaces the answer, else None (possibly after sleeping). Records the call."""
+    fault = state.take_fault(path, openid)
+    if not fault:
+        return None, None
+    if fault["delay"]:
+        time.sleep(fault["delay"])
+    if fault["status"]:
+        text = f"simulated HTTP {fault['status']}"
+        state.record_call(request.method, path, request.args.to_dict(), record_body,
+                          fault["status"], text, fault=fault["id"])
+        return Response(text, status=fault["status"], mimetype="text/plain"), fault
+    if fault["errcode"] is not None:
+        payload = err(fault["errcode"], fault["errmsg"])
+        state.record_call(request.method, path, request.args.to_dict(), record_body,
+                          200, payload, fault=fault["id"])
+        return jsonify(payload), fault
+    return None, fault
+
+
+def wechat_api(needs_token=True):
+    """Decorator: parse JSON, apply faults, check access_token, record the call.
+
+    The view receives ``(state, body)`` and returns a payload dict or
+    ``(payload, extra_record_fields)``.
+    """
+    def deco(fn):
+        @wraps(fn)
+        def wrapper(**kwargs):
+            state = st()
+            body = _parse_body()
+            rec_body = None if body is _INVALID else body
+            if body is _INVALID:
+                rec_body = {"_raw": request.get_data(as_text=True)[:2000]}
+            response, fault = apply_fault(state, request.path, _fault_openid(body), rec_body)
+            if response is not None:
+                return response
+            extra = {"fault": fault["id"]} if fault else {}
+            if needs_token:
+                tok = request.args.get("access_token")
+                status = state.token_status(tok)
+                if not tok:
+                    payload = err(41001)
+                elif status == "invalid":
+                    payload = err(40001)
+                elif status == "expired":
+                    payload = err(42001)
+                else:
+                    payload = None
+            else:
+                payload = None
+            if payload is None:
+                if body is _INVALID:
+                    payload = err(47001)
+                elif request.method == "POST" and body is None:
+                    payload = err(44002)
+                else:
+                    res = fn(state, body if body is not None else {}, **kwargs)
+                    if isinstance(res, tuple):
+                        payload, more = res
+                        extra.update(more)
+                    else:
+                        payload = res
+            state.record_call(request.method, request.path, request.args.to_dict(), rec_body,
+                              200, payload, **extra)
+            return jsonify(payload)
+        return wrapper
+    return deco
+
+
+# ---------------------------------------------------------------------- token
+@bp.route("/cgi-bin/token", methods=["GET"])
+@wechat_api(needs_token=False)
+def token(state, body):
+    a = request.args
+    if a.get("grant_type") != "client_credential":
+        return err(40002)
+    if a.get("appid") != state.app_id:
+        return err(40013)
+    if a.get("secret") != state.app_secret:
+        return err(40125)
+    tok = state.grant_token()
+    return {"access_token": tok, "expires_in": TOKEN_TTL}, {"granted": True}
+
+
+@bp.route("/cgi-bin/stable_token", methods=["POST"])
+@wechat_api(needs_token=False)
+def stable_token(state, body):
+    if body.get("grant_type") != "client_credential":
+        return err(40002)
+    if body.get("appid") != state.app_id:
+        return err(40013)
+    if body.get("secret") != state.app_secret:
+        return err(40125)
+    with state.lock:
+        if body.get("force_refresh") or not state.current_token \
+                or state.token_status(state.current_token) != "ok":
+            tok = state.grant_token()
+        else:
+            tok = state.current_token
+        remaining = max(0, int(state.token_expires_at - time.time()))
+    return {"access_token": tok, "expires_in": remaining}
+
+
+# ---------------------------------------------------------------------- messages
+def _target_user(state, openid):
+    if not isinstance(openid, str) or not openid:
+        return None, err(40003)
+    user = state.get_user(openid)
+    if user is None:
+        return None, err(40003)
+    return user, None
+
+
+@bp.route("/cgi-bin/message/template/send", methods=["POST"])
+@wechat_api()
+def template_send(state, body):
+    user, e = _target_user(state, body.get("touser"))
+    if e:
+        return e, {"delivered": False}
+    template_id = body.get("template_id")
+    if not isinstance(template_id, str) or not template_id.strip():
+        return err(40037), {"delivered": False}
+    data = body.get("data", {})
+    if not isinstance(data, dict):
+        return err(47001), {"delivered": False}
+    cmid = body.get("client_msg_id")
+    with state.lock:
+        if cmid and cmid in state.client_msg_ids:
+            state.duplicates += 1
+            return ok(msgid=state.client_msg_ids[cmid]), {"delivered": False, "duplicate": True}
+        if not user["subscribe"]:
+            return err(43004), {"delivered": False}
+        msgid = state.new_msgid()
+        if cmid:
+            state.client_msg_ids[cmid] = msgid
+        state.deliveries += 1
+        state.add_message(user["openid"], "template", msgid=msgid, template_id=template_id,
+                          url=body.get("url"), data=copy.deepcopy(data),
+                          client_msg_id=cmid, receipt=user["receipt"])
+    delivery.schedule_receipt(state, user["openid"], msgid, user["receipt"])
+    return ok(msgid=msgid), {"delivered": True, "duplicate": False, "msgid": msgid}
+
+
+@bp.route("/cgi-bin/message/custom/send", methods=["POST"])
+@wechat_api()
+def custom_send(state, body):
+    user, e = _target_user(state, body.get("touser"))
+    if e:
+        return e, {"delivered": False}
+    if not user["subscribe"]:
+        return err(43004), {"delivered": False}
+    if time.time() - user.get("last_interaction", 0) > 48 * 3600:
+        return err(45015), {"delivered": False}
+    msgtype = body.get("msgtype")
+    if msgtype == "text":
+        text = body.get("text")
+        if not isinstance(text, dict) or not isinstance(text.get("content"), str):
+            return err(47001), {"delivered": False}
+        content = text["content"]
+    elif isinstance(msgtype, str) and isinstance(body.get(msgtype), dict):
+        content = json.dumps(body[msgtype], ensure_ascii=False)
+    else:
+        return err(47001), {"delivered": False}
+    with state.lock:
+        state.custom_deliveries += 1
+        state.add_message(user["openid"], "custom", msgtype=msgtype, content=content,
+                          body=copy.deepcopy(body))
+    return ok(), {"delivered": True}
+
+
+# ---------------------------------------------------------------------- menus
+CLICK_TYPES = {"click", "scancode_push", "scancode_waitmsg", "pic_sysphoto",
+               "pic_photo_or_album", "pic_weixin", "location_select"}
+BUTTON_TYPES = CLICK_TYPES | {"view", "miniprogram", "media_id", "view_limited", "article_id",
+                              "article_view_limited"}
+
+
+def _blen(s):
+    return len(s.encode("utf-8")) if isinstance(s, str) else 0
+
+
+def validate_menu(buttons):
+    """WeChat's limits. Returns an error payload or None."""
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+        return err(40016)
+    for b in buttons:
+        if not isinstance(b, dict):
+            return err(47001)
+        name = b.get("name")
+        if not isinstance(name, str) or not 1 <= _blen(name) <= 16:
+            return err(40018)
+        subs = b.get("sub_button")
+        if subs:
+            if not isinstance(subs, list) or len(subs) > 5:
+                return err(40023)
+            for sb in subs:
+                if not isinstance(sb, dict):
+                    return err(47001)
+                e = _check_leaf(sb, sub=True)
+                if e:
+                    return e
+        else:
+            e = _check_leaf(b, sub=False)
+            if e:
+                return e
+    return None
+
+
+def _check_leaf(b, sub):
+    t = b.get("type")
+    if sub:
+        name = b.get("name")
+        if not isinstance(name, str) or not 1 <= _blen(name) <= 60:
+            return err(40025)
+    if t not in BUTTON_TYPES:
+        return err(40024 if sub else 40017)
+    if t in CLICK_TYPES:
+        key = b.get("key")
+        if not isinstance(key, str) or not 1 <= _blen(key) <= 128:
+            return err(40026 if sub else 40019)
+    if t == "view":
+        url = b.get("url")
+        if not isinstance(url, str) or not 1 <= _blen(url) <= 1024:
+            return err(40027 if sub else 40020)
+    return None
+
+
+@bp.route("/cgi-bin/menu/create", methods=["POST"])
+@wechat_api()
+def menu_create(state, body):
+    e = validate_menu(body.get("button"))
+    if e:
+        return e
+    with state.lock:
+        state.next_menuid += 1
+        state.menu_id = state.next_menuid
+        state.menu = {"button": copy.deepcopy(body["button"])}
+    return ok()
+
+
+@bp.route("/cgi-bin/menu/get", methods=["GET"])
+@wechat_api()
+def menu_get(state, body):
+    with state.lock:
+        if state.menu is None:
+            return err(46003)
+        out = {"menu": {"button": copy.deepcopy(state.menu["button"]), "menuid": state.menu_id}}
+        if state.conditional_menus:
+            out["conditionalmenu"] = copy.deepcopy(state.conditional_menus)
+        return out
+
+
+@bp.route("/cgi-bin/get_current_selfmenu_info", methods=["GET"])
+@wechat_api()
+def selfmenu_info(state, body):
+    with state.lock:
+        if state.menu is None:
+            return {"is_menu_open": 0}
+        return {"is_menu_open": 1, "selfmenu_info": {"button": copy.deepcopy(state.menu["button"])}}
+
+
+@bp.route("/cgi-bin/menu/delete", methods=["GET"])
+@wechat_api()
+def menu_delete(state, body):
+    with state.lock:
+        state.menu = None
+        state.menu_id = 0
+        state.conditional_menus = []
+    return ok()
+
+
+@bp.route("/cgi-bin/menu/addconditional", methods=["POST"])
+@wechat_api()
+def menu_addconditional(state, body):
+    with state.lock:
+        if state.menu is None:
+            return err(65303)
+    rule = body.get("matchrule")
+    if not isinstance(rule, dict) or not any(v not in (None, "") for v in rule.values()):
+        return err(65304)
+    e = validate_menu(body.get("button"))
+    if e:
+        return e
+    with state.lock:
+        state.next_menuid += 1
+        menuid = str(state.next_menuid)
+        state.conditional_menus.append({"button": copy.deepcopy(body["button"]),
+                                        "matchrule": copy.deepcopy(rule), "menuid": menuid})
+    return {"menuid": menuid}
+
+
+@bp.route("/cgi-bin/menu/delconditional", methods=["POST"])
+@wechat_api()
+def menu_delconditional(state, body):
+    menuid = str(body.get("menuid", ""))
+    with state.lock:
+        before = len(state.conditional_menus)
+        state.conditional_menus = [m for m in state.conditional_menus
+                                   if str(m["menuid"]) != menuid]
+        if len(state.conditional_menus) == before:
+            return err(65301)
+    return ok()
+
+
+@bp.route("/cgi-bin/menu/trymatch", methods=["POST"])
+@wechat_api()
+def menu_trymatch(state, body):
+    user, e = _target_user(state, body.get("user_id"))
+    if e:
+        return e
+    menu = state.menu_for(user["openid"])
+    if menu is None:
+        return err(46003)
+    return {"menu": {"button": menu["button"]}}
+
+
+# ---------------------------------------------------------------------- tags
+def _tag_counts(state):
+    counts = {tid: 0 for tid in state.tags}
+    for u in state.users.values():
+        for t in u["tagid_list"]:
+            if t in counts:
+                counts[t] += 1
+    return counts
+
+
+@bp.route("/cgi-bin/tags/create", methods=["POST"])
+@wechat_api()
+def tags_create(state, body):
+    tag = body.get("tag")
+    name = tag.get("name") if isinstance(tag, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        return err(47001)
+    if len(name) > 30:
+        return err(45158)
+    with state.lock:
+        if any(t["name"] == name for t in state.tags.values()):
+            return err(45157)
+        tid = state.next_tag_id
+        state.next_tag_id += 1
+        state.tags[tid] = {"id": tid, "name": name}
+    return {"tag": {"id": tid, "name": name}}
+
+
+@bp.route("/cgi-bin/tags/get", methods=["GET"])
+@wechat_api()
+def tags_get(state, body):
+    with state.lock:
+        counts = _tag_counts(state)
+        return {"tags": [{"id": t["id"], "name": t["name"], "count": counts[t["id"]]}
+                         for t in state.tags.values()]}
+
+
+@bp.route("/cgi-bin/tags/update", methods=["POST"])
+@wechat_api()
+def tags_update(state, body):
+    tag = body.get("tag") if isinstance(body.get("tag"), dict) else {}
+    with state.lock:
+        tid = _as_int(tag.get("id"))
+        if tid not in state.tags:
+            return err(45159)
+        name = tag.get("name")
+        if not isinstance(name, str) or not name.strip():
+            return err(47001)
+        if any(t["name"] == name and t["id"] != tid for t in state.tags.values()):
+            return err(45157)
+        state.tags[tid]["name"] = name
+    return ok()
+
+
+@bp.route("/cgi-bin/tags/delete", methods=["POST"])
+@wechat_api()
+def tags_delete(state, body):
+    tag = body.get("tag") if isinstance(body.get("tag"), dict) else {}
+    with state.lock:
+        tid = _as_int(tag.get("id"))
+        if tid not in state.tags:
+            return err(45159)
+        del state.tags[tid]
+        for u in state.users.values():
+            if tid in u["tagid_list"]:
+                u["tagid_list"].remove(tid)
+    return ok()
+
+
+def _as_int(v):
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _batch(state, body, add):
+    openids = body.get("openid_list")
+    if not isinstance(openids, list) or not 1 <= len(openids) <= 50:
+        return err(40032)
+    tid = _as_int(body.get("tagid"))
+    with state.lock:
+        if tid not in state.tags:
+            return err(45159)
+        for o in openids:
+            if o not in state.users:
+                return err(40003)
+        for o in openids:
+            tl = state.users[o]["tagid_list"]
+            if add and tid not in tl:
+                if len(tl) >= 20:
+                    return err(45059, "too many tags on a user")
+                tl.append(tid)
+            elif not add and tid in tl:
+                tl.remove(tid)
+    return ok()
+
+
+@bp.route("/cgi-bin/tags/members/batchtagging", methods=["POST"])
+@wechat_api()
+def tags_batchtagging(state, body):
+    return _batch(state, body, add=True)
+
+
+@bp.route("/cgi-bin/tags/members/batchuntagging", methods=["POST"])
+@wechat_api()
+def tags_batchuntagging(state, body):
+    return _batch(state, body, add=False)
+
+
+@bp.route("/cgi-bin/tags/getidlist", methods=["POST"])
+@wechat_api()
+def tags_getidlist(state, body):
+    user, e = _target_user(state, body.get("openid"))
+    if e:
+        return e
+    return {"tagid_list": list(user["tagid_list"])}
+
+
+@bp.route("/cgi-bin/user/tag/get", methods=["POST"])
+@wechat_api()
+def user_tag_get(state, body):
+    tid = _as_int(body.get("tagid"))
+    with state.lock:
+        if tid not in state.tags:
+            return err(45159)
+        ids = [u["openid"] for u in state.users.values() if tid in u["tagid_list"]]
+    return {"count": len(ids), "data": {"openid": ids}, "next_openid": ids[-1] if ids else ""}
+
+
+# ---------------------------------------------------------------------- users
+@bp.route("/cgi-bin/user/info", methods=["GET"])
+@wechat_api()
+def user_info(state, body):
+    user, e = _target_user(state, request.args.get("openid"))
+    if e:
+        return e
+    if not user["subscribe"]:
+        return {"subscribe": 0, "openid": user["openid"], "tagid_list": []}
+    return {
+        "subscribe": 1,
+        "openid": user["openid"],
+        "nickname": user["nickname"],
+        "language": request.args.get("lang", "zh_CN"),
+        "subscribe_time": user["subscribe_time"],
+        "remark": "",
+        "groupid": 0,
+        "tagid_list": list(user["tagid_list"]),
+        "subscribe_scene": "ADD_SCENE_QR_CODE",
+        "qr_scene": 0,
+        "qr_scene_str": "",
+    }
+
+
+@bp.route("/cgi-bin/user/get", methods=["GET"])
+@wechat_api()
+def user_get(state, body):
+    with state.lock:
+        ids = [u["openid"] for u in state.users.values() if u["subscribe"]]
+    nxt = request.args.get("next_openid") or ""
+    if nxt and nxt in ids:
+        ids = ids[ids.index(nxt) + 1:]
+    return {"total": len(ids), "count": len(ids), "data": {"openid": ids},
+            "next_openid": ids[-1] if ids else ""}
+
+
+# ---------------------------------------------------------------------- OAuth
+def _oauth_page(message, status=400):
+    html = ("<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+            "<title>微信授权（模拟）</title></head><body style='font-family:sans-serif;padding:1em'>"
+            f"<h3>微信授权（模拟器）</h3><p id='oauth-error'>{message}</p>"
+            "<p><a href='/'>打开模拟器聊天页</a></p></body></html>")
+    return make_response(html, status)
+
+
+def _add_query(url, params):
+    parts = urlsplit(url)
+    q = parts.query
+    extra = urlencode(params)
+    q = f"{q}&{extra}" if q else extra
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, q, parts.fragment))
+
+
+@bp.route("/connect/oauth2/authorize", methods=["GET"])
+def oauth_authorize():
+    state = st()
+    a = request.args
+    rec_query = a.to_dict()
+
+    def done(resp, info):
+        state.record_call("GET", request.path, rec_query, None, resp.status_code, info)
+        return resp
+
+    if a.get("appid") != state.app_id:
+        return done(_oauth_page("appid 无效（10003 redirect_uri/appid 参数错误）"),
+                    {"error": "invalid appid"})
+    redirect_uri = a.get("redirect_uri") or ""
+    if not redirect_uri.startswith(("http://", "https://")):
+        return done(_oauth_page("redirect_uri 参数错误"), {"error": "invalid redirect_uri"})
+    if a.get("response_type") != "code":
+        return done(_oauth_page("response_type 参数错误"), {"error": "invalid response_type"})
+    scope = a.get("scope")
+    if scope not in ("snsapi_base", "snsapi_userinfo"):
+        return done(_oauth_page("scope 参数错误或没有 scope 权限"), {"error": "invalid scope"})
+    openid = a.get("sim_openid") or request.cookies.get("sim_openid")
+    if not openid or state.get_user(openid) is None:
+        return done(_oauth_page("请先在模拟器聊天页选择一个微信用户，再从菜单或链接进入。"
+                                "（没有 sim_openid 参数或 cookie，或该用户不存在）"),
+                    {"error": "no simulated user selected"})
+    code = secrets.token_urlsafe(24)
+    with state.lock:
+        state.oauth_codes[code] = {"openid": openid, "scope": scope,
+                                   "expires": time.time() + OAUTH_CODE_TTL, "used": False}
+    target = _add_query(redirect_uri, {"code": code, "state": a.get("state", "")})
+    return done(redirect(target, code=302), {"redirect": target, "code": code, "openid": openid})
+
+
+@bp.route("/sns/oauth2/access_token", methods=["GET"])
+@wechat_api(needs_token=False)
+def sns_access_token(state, body):
+    a = request.args
+    if a.get("appid") != state.app_id:
+        return err(40013)
+    if a.get("secret") != state.app_secret:
+        return err(40125)
+    if a.get("grant_type") != "authorization_code":
+        return err(40002)
+    code = a.get("code") or ""
+    with state.lock:
+        info = state.oauth_codes.get(code)
+        if info is None or time.time() > info["expires"]:
+            return err(40029)
+        if info["used"]:
+            return err(40163)
+        info["used"] = True
+        tok = secrets.token_urlsafe(48)
+        refresh = secrets.token_urlsafe(48)
+        state.sns_tokens[tok] = {"openid": info["openid"], "expires": time.time() + 7200}
+    return {"access_token": tok, "expires_in": 7200, "refresh_token": refresh,
+            "openid": info["openid"], "scope": info["scope"], "is_snapshotuser": 0}
