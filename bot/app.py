@@ -1,0 +1,39 @@
+"""The Flask app factory: settings checked here, one init_app per subsystem."""
+from __future__ import annotations
+
+from flask import Flask
+
+import config as settings
+
+
+def create_app(config: settings.Config | None = None) -> Flask:
+    cfg = config if config is not None else settings.load_config()
+    settings.check(cfg)
+
+    app = Flask(__name__, instance_path=str(settings.PROJECT_ROOT / "instance"),
+                template_folder=str(settings.PROJECT_ROOT / "handlers" / "templates"),
+                static_folder=str(settings.PROJECT_ROOT / "handlers" / "static"))
+    app.config.from_mapping(cfg.as_flask_config())
+
+    from . import health, logging_setup, robot, store, wechat_api, webhook
+    import jobs
+    import models
+    import handlers
+    from . import cli
+
+    logging_setup.init_app(app)
+    models.init_app(app)
+    store.init_app(app)
+    wechat_api.init_app(app)
+    jobs.init_app(app)
+    robot.init_app(app)
+    app.register_blueprint(webhook.bp)
+    app.register_blueprint(health.bp)
+    handlers.init_app(app)
+    cli.init_app(app)
+
+    @app.errorhandler(500)
+    def _internal_error(_exc):
+        return "服务器开小差了，请稍后再试。", 500
+
+    return app

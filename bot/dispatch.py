@@ -1,0 +1,56 @@
+"""Run WeRoBot's handlers for one message, without WeRoBot's bare `except:`.
+
+WeRoBot's get_reply logs and swallows any handler error and answers nothing;
+here the error is logged with its traceback, the transaction rolled back and
+the user gets a short apology, while WeChat still gets a well-formed answer.
+"""
+from __future__ import annotations
+
+import logging
+
+from werobot.replies import TextReply, WeChatReply, process_function_reply
+
+from models import db
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "抱歉，系统暂时出了点问题，请稍后再试。如多次出现，请联系上级管理员。"
+# Events no person is waiting on: never answer them with text.
+SILENT_EVENTS = {"unsubscribe_event", "templatesendjobfinish_event", "view_event", "location_event"}
+
+
+def _safe_cdata(reply: WeChatReply) -> WeChatReply:
+    # "]]>" inside a CDATA section would end it early and break the XML.
+    if isinstance(reply, TextReply) and "]]>" in (reply.content or ""):
+        reply._args["content"] = reply.content.replace("]]>", "]]]]><![CDATA[>")
+    return reply
+
+
+def handler_type(robot, message) -> str:
+    """WeRoBot keeps an unknown MsgType as the message's type; route it to 'unknown'."""
+    if message.type in robot.message_types:
+        return message.type
+    return "unknown_event" if message.type.endswith("_event") else "unknown"
+
+
+def run_handlers(robot, message) -> WeChatReply | None:
+    """The first non-empty reply of the handlers registered for this message type."""
+    try:
+        for handler, argc in robot.get_handlers(handler_type(robot, message)):
+            reply = handler(*[message, None][:argc])
+            if reply:
+                return _safe_cdata(process_function_reply(reply, message=message))
+        return None
+    except Exception:
+        log.exception("handler failed for %s from %s", message.type, mask_openid(getattr(message, "source", "")))
+        try:
+            db.session.rollback()
+        except Exception:  # the session itself may be what broke
+            log.exception("rollback after handler failure failed")
+        if message.type in SILENT_EVENTS:
+            return None
+        return TextReply(message=message, content=APOLOGY)
+
+
+def mask_openid(openid: str) -> str:
+    return f"{openid[:6]}…" if openid else "?"

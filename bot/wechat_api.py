@@ -1,0 +1,192 @@
+"""WeChat API client: one access token shared by every process through Redis.
+
+requests' Session with a timeout on every call; errors raised as WeChatError
+carrying errcode; an invalid token (40001/42001/40014) is dropped and the call
+retried once with a fresh one.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import redis
+import requests
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+TOKEN_KEY = "fdy:wechat:access_token"
+TOKEN_LOCK_KEY = "fdy:wechat:access_token:lock"
+TOKEN_ERRCODES = {40001, 42001, 40014}
+# Refresh this long before WeChat's expiry so no call uses a dying token.
+TOKEN_MARGIN = 300
+
+
+class WeChatError(Exception):
+    """WeChat answered with a non-zero errcode (or a transport failure: errcode None)."""
+
+    def __init__(self, errcode: int | None, errmsg: str = "", path: str = ""):
+        super().__init__(f"{path}: errcode={errcode} {errmsg}".strip())
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.path = path
+
+    @property
+    def retryable(self) -> bool:
+        """Worth trying again later: transport errors, 5xx, rate limits, system busy."""
+        return self.errcode is None or self.errcode in {-1, 45009, 45047, 45011}
+
+
+class WeChatClient:
+    def __init__(self, app_id: str, app_secret: str, api_base: str, redis_conn: redis.Redis,
+                 timeout: float = 5.0, session: requests.Session | None = None):
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.api_base = api_base.rstrip("/")
+        self.redis = redis_conn
+        self.timeout = timeout
+        self.http = session or requests.Session()
+
+    # -- access token -------------------------------------------------------
+    def access_token(self) -> str:
+        token = self.redis.get(TOKEN_KEY)
+        if token:
+            return token.decode()
+        return self._refresh_token()
+
+    def _refresh_token(self) -> str:
+        """Fetch a token with a lock held, so that all processes share one grant."""
+        lock_value = uuid.uuid4().hex
+        deadline = time.monotonic() + self.timeout * 2
+        while True:
+            if self.redis.set(TOKEN_LOCK_KEY, lock_value, nx=True, ex=int(self.timeout * 2) + 1):
+                try:
+                    token = self.redis.get(TOKEN_KEY)  # someone may have refreshed meanwhile
+                    if token:
+                        return token.decode()
+                    data = self._get_json("/cgi-bin/token", params={
+                        "grant_type": "client_credential", "appid": self.app_id, "secret": self.app_secret,
+                    })
+                    token = data["access_token"]
+                    ttl = max(int(data.get("expires_in", 7200)) - TOKEN_MARGIN, 60)
+                    self.redis.set(TOKEN_KEY, token, ex=ttl)
+                    log.info("wechat access token refreshed, valid for %ss", ttl)
+                    return token
+                finally:
+                    # Only release our own lock (compare-and-delete).
+                    self.redis.eval(
+                        "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+                        1, TOKEN_LOCK_KEY, lock_value)
+            token = self.redis.get(TOKEN_KEY)
+            if token:
+                return token.decode()
+            if time.monotonic() > deadline:
+                raise WeChatError(None, "timed out waiting for the access token lock", "/cgi-bin/token")
+            time.sleep(0.05)
+
+    def invalidate_token(self, token: str) -> None:
+        """Drop the cached token, unless another process already replaced it."""
+        self.redis.eval(
+            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+            1, TOKEN_KEY, token)
+
+    # -- transport ------------------------------------------------------------
+    def _get_json(self, path, params=None, method="GET", json_body=None) -> dict:
+        url = self.api_base + path
+        try:
+            if method == "GET":
+                resp = self.http.get(url, params=params, timeout=self.timeout)
+            else:
+                # ensure_ascii=False: WeChat shows \uXXXX escapes literally in some fields.
+                import json
+
+                resp = self.http.post(url, params=params, timeout=self.timeout,
+                                      data=json.dumps(json_body, ensure_ascii=False).encode("utf-8"),
+                                      headers={"Content-Type": "application/json; charset=utf-8"})
+        except requests.RequestException as exc:
+            raise WeChatError(None, f"{type(exc).__name__}: {exc}", path) from exc
+        if resp.status_code >= 500:
+            raise WeChatError(None, f"HTTP {resp.status_code}", path)
+        try:
+            data = resp.json()
+        except ValueError as exc:
+            raise WeChatError(None, f"HTTP {resp.status_code}, not JSON", path) from exc
+        errcode = data.get("errcode", 0)
+        if errcode:
+            raise WeChatError(errcode, data.get("errmsg", ""), path)
+        return data
+
+    def call(self, path: str, json_body=None, params=None, method=None) -> dict:
+        """Call a /cgi-bin API with the shared token; one retry on a stale token."""
+        method = method or ("POST" if json_body is not None else "GET")
+        for attempt in (1, 2):
+            token = self.access_token()
+            try:
+                return self._get_json(path, params={**(params or {}), "access_token": token},
+                                      method=method, json_body=json_body)
+            except WeChatError as exc:
+                if exc.errcode in TOKEN_ERRCODES and attempt == 1:
+                    log.warning("wechat token rejected (%s), refreshing once", exc.errcode)
+                    self.invalidate_token(token)
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    # -- the calls fdy makes ------------------------------------------------------
+    def send_template(self, openid: str, template_id: str, data: dict, url: str | None = None,
+                      client_msg_id: str | None = None) -> dict:
+        body = {"touser": openid, "template_id": template_id, "data": data}
+        if url:
+            body["url"] = url
+        if client_msg_id:
+            # WeChat drops a repeated client_msg_id: our last line against duplicates.
+            body["client_msg_id"] = client_msg_id
+        return self.call("/cgi-bin/message/template/send", body)
+
+    def send_text(self, openid: str, content: str) -> dict:
+        return self.call("/cgi-bin/message/custom/send",
+                         {"touser": openid, "msgtype": "text", "text": {"content": content}})
+
+    def create_menu(self, menu: dict) -> dict:
+        return self.call("/cgi-bin/menu/create", menu)
+
+    def add_conditional_menu(self, menu: dict) -> dict:
+        return self.call("/cgi-bin/menu/addconditional", menu)
+
+    def delete_menu(self) -> dict:
+        return self.call("/cgi-bin/menu/delete", method="GET")
+
+    def get_tags(self) -> list[dict]:
+        return self.call("/cgi-bin/tags/get", method="GET").get("tags", [])
+
+    def create_tag(self, name: str) -> dict:
+        return self.call("/cgi-bin/tags/create", {"tag": {"name": name}})["tag"]
+
+    def tag_users(self, tag_id: int, openids: list[str]) -> dict:
+        return self.call("/cgi-bin/tags/members/batchtagging", {"openid_list": openids, "tagid": tag_id})
+
+    def untag_users(self, tag_id: int, openids: list[str]) -> dict:
+        return self.call("/cgi-bin/tags/members/batchuntagging", {"openid_list": openids, "tagid": tag_id})
+
+    def user_info(self, openid: str) -> dict:
+        return self.call("/cgi-bin/user/info", params={"openid": openid, "lang": "zh_CN"}, method="GET")
+
+    def oauth_exchange(self, code: str) -> dict:
+        """snsapi_base code -> {openid, ...}. Not a /cgi-bin call: no access token."""
+        return self._get_json("/sns/oauth2/access_token", params={
+            "appid": self.app_id, "secret": self.app_secret, "code": code, "grant_type": "authorization_code",
+        })
+
+
+def init_app(app: Flask) -> None:
+    from .store import get_redis
+
+    app.extensions["fdy.wechat"] = WeChatClient(
+        app.config["WECHAT_APP_ID"], app.config["WECHAT_APP_SECRET"], app.config["WECHAT_API_BASE"],
+        get_redis(app), timeout=float(app.config["HTTP_TIMEOUT"]),
+    )
+
+
+def get_client(app: Flask | None = None) -> WeChatClient:
+    return (app or current_app).extensions["fdy.wechat"]

@@ -1,0 +1,149 @@
+"""Settings from the environment (SPEC 9.1).
+
+Nothing here reads the environment at import time: `load_config()` builds a
+config object when `create_app` asks for one, and `check()` refuses to start
+with settings that would only fail later, in front of a user.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_NEWS_URL = "https://www.ncss.cn/"
+
+
+class ConfigError(RuntimeError):
+    """Settings that cannot work; the message names the variable."""
+
+
+def _env_str(env, name, default=None):
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _env_int(env, name, default):
+    value = _env_str(env, name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from exc
+
+
+def _env_bool(env, name, default):
+    value = _env_str(env, name)
+    if value is None:
+        return default
+    return value.lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Config:
+    """Every setting the app reads. Field names are the Flask config keys."""
+
+    ENV_NAME: str = "production"
+    TESTING: bool = False
+    DATABASE_URL: str = ""
+    REDIS_URL: str = "redis://127.0.0.1:6379/0"
+    WECHAT_TOKEN: str | None = None
+    WECHAT_APP_ID: str | None = None
+    WECHAT_APP_SECRET: str | None = None
+    WECHAT_AES_KEY: str | None = None
+    WECHAT_API_BASE: str = "https://api.weixin.qq.com"
+    WECHAT_OAUTH_BASE: str = "https://open.weixin.qq.com"
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
+    TEMPLATE_TASK_ID: str | None = None
+    TEMPLATE_REMINDER_ID: str | None = None
+    SMS_BACKEND: str = "console"
+    SMS_HTTP_URL: str | None = None
+    SECRET_KEY: str | None = None
+    NEWS_URL: str = DEFAULT_NEWS_URL
+
+    # Operational knobs (not part of SPEC 9.1; defaults are what production wants).
+    WEBHOOK_MAX_BODY: int = 64 * 1024
+    WEBHOOK_MAX_CLOCK_SKEW: int = 300
+    DEDUPE_TTL: int = 600
+    HTTP_TIMEOUT: float = 5.0
+    SQL_ECHO: bool = False
+    RQ_QUEUE_PREFIX: str = ""
+
+    def as_flask_config(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def load_config(env: dict | None = None, **overrides) -> Config:
+    """Build a Config from `env` (default: os.environ) plus explicit overrides."""
+    env = os.environ if env is None else env
+    env_name = _env_str(env, "FDY_ENV", "production")
+    cls = {"development": DevelopmentConfig, "testing": TestingConfig}.get(env_name, Config)
+    cfg = cls()
+    for f in fields(Config):
+        if f.name in {"ENV_NAME", "TESTING"}:
+            continue
+        default = getattr(cfg, f.name)
+        if isinstance(default, bool):
+            value = _env_bool(env, f.name, default)
+        elif isinstance(default, int):
+            value = _env_int(env, f.name, default)
+        elif isinstance(default, float):
+            raw = _env_str(env, f.name)
+            value = float(raw) if raw is not None else default
+        else:
+            value = _env_str(env, f.name, default)
+        setattr(cfg, f.name, value)
+    for key, value in overrides.items():
+        if not hasattr(cfg, key):
+            raise ConfigError(f"unknown setting {key}")
+        setattr(cfg, key, value)
+    if not cfg.DATABASE_URL:
+        cfg.DATABASE_URL = default_database_url()
+    return cfg
+
+
+def default_database_url() -> str:
+    instance = PROJECT_ROOT / "instance"
+    return f"sqlite:///{instance / 'fdy.db'}"
+
+
+@dataclass
+class DevelopmentConfig(Config):
+    ENV_NAME: str = "development"
+
+
+@dataclass
+class TestingConfig(Config):
+    ENV_NAME: str = "testing"
+    TESTING: bool = True
+    WECHAT_TOKEN: str | None = "test-token"
+    WECHAT_APP_ID: str | None = "wxtestappid0000000"
+    WECHAT_APP_SECRET: str | None = "test-secret"
+    SECRET_KEY: str | None = "test-secret-key"
+    TEMPLATE_TASK_ID: str | None = "tpl-task"
+    TEMPLATE_REMINDER_ID: str | None = "tpl-reminder"
+    HTTP_TIMEOUT: float = 2.0
+
+
+def check(cfg: Config) -> None:
+    """Refuse settings that cannot work. Called by create_app, never at import."""
+    problems = []
+    for name in ("WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET"):
+        if not getattr(cfg, name):
+            problems.append(f"{name} is required")
+    if cfg.WECHAT_AES_KEY and len(cfg.WECHAT_AES_KEY) != 43:
+        problems.append("WECHAT_AES_KEY must be the 43-character EncodingAESKey")
+    if cfg.SMS_BACKEND not in {"console", "http"}:
+        problems.append("SMS_BACKEND must be 'console' or 'http'")
+    if cfg.SMS_BACKEND == "http" and not cfg.SMS_HTTP_URL:
+        problems.append("SMS_HTTP_URL is required when SMS_BACKEND=http")
+    if not cfg.SECRET_KEY:
+        if cfg.ENV_NAME == "production":
+            problems.append("SECRET_KEY is required outside development")
+        else:
+            cfg.SECRET_KEY = "dev-only-" + cfg.ENV_NAME
+    if problems:
+        raise ConfigError("; ".join(problems))

@@ -1,0 +1,122 @@
+r"""What every handler module shares: command registration with access checks, texts.
+
+A command is registered with `@command(robot, r"完成\s*(\d+)", needs=COUNSELOR)`:
+the pattern is matched against the message's first line after normalising
+full-width characters and spaces; `needs` is checked before the function
+runs, and a refusal is answered for it (binding instructions, staff only...).
+The function gets (message, sender, match) and returns the reply text.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Callable
+
+from flask import current_app
+
+from bot.context import current_sender
+from models.resolution import NO_ACCOUNT, OK, UNBOUND, Sender
+from models.privacy import phone_tail
+from models.vocab import COUNSELOR, MINISTRY
+
+ANY = "any"            # anyone, bound or not
+ACCOUNT = "account"    # a resolved platform account (any level)
+STAFF = "staff"        # staff at any level
+COUNSELOR_ONLY = COUNSELOR
+MINISTRY_ONLY = MINISTRY
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalize(text: str | None) -> str:
+    """Full-width digits/letters/colons to ASCII, runs of spaces to one: '完成　１２' -> '完成 12'."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text or "")).strip()
+
+
+def first_line(text: str | None) -> str:
+    return normalize((text or "").strip().split("\n", 1)[0])
+
+
+def bind_instructions() -> str:
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    return (
+        "您的微信尚未绑定平台账号。绑定方式（任选其一）：\n"
+        "1. 回复「绑定 手机号」，如：绑定 13800000000，再回复收到的6位验证码；\n"
+        f"2. 点击菜单「登录绑定」，或打开 {base}/auth/login ，用账号密码登录绑定。\n"
+        "绑定后回复「帮助」查看可用命令；绑定遇到问题请回复「诊断」。"
+    )
+
+
+def no_account_text(sender: Sender) -> str:
+    tail = phone_tail(sender.identity.phone) if sender.identity else "????"
+    return (
+        "账号不存在：当前微信已绑定的身份账号（手机尾号" + tail + "）没有对应的平台账号。\n"
+        "· 如果您的平台账号使用的是另一个手机号，请回复「解绑」，再用该手机号重新绑定；\n"
+        "· 如果平台账号就应使用尾号" + tail + "的手机号，请联系上级管理员用该手机号为您创建账号。\n"
+        "回复「诊断」可查看详细检查结果。"
+    )
+
+
+def refusal_for(sender: Sender, needs: str) -> str | None:
+    """Why `sender` may not run a command that needs `needs`; None when it may."""
+    if needs == ANY:
+        return None
+    if sender.status == UNBOUND:
+        return bind_instructions()
+    if sender.status == NO_ACCOUNT:
+        return no_account_text(sender)
+    assert sender.status == OK
+    account = sender.account
+    if needs == STAFF and not account.is_staff:
+        return "该命令仅限各级工作人员使用。回复「帮助」查看辅导员可用的命令。"
+    if needs == COUNSELOR_ONLY and not account.is_counselor:
+        return "该命令仅限辅导员使用。回复「帮助」查看工作人员可用的命令。"
+    if needs == MINISTRY_ONLY and account.level != MINISTRY:
+        return "该命令仅限部级账号使用。"
+    return None
+
+
+Handler = Callable[..., str | None]
+
+
+def command(robot, pattern: str, needs: str = ACCOUNT, whole: bool = False):
+    """Register a text command. `whole=True` matches the whole message, not its first line."""
+    regex = re.compile(pattern)
+
+    def decorator(fn: Handler) -> Handler:
+        def handle(message):
+            text = normalize(message.content) if whole else first_line(message.content)
+            match = regex.fullmatch(text)
+            if not match:
+                return None
+            sender = current_sender(message.source)
+            refusal = refusal_for(sender, needs)
+            if refusal:
+                return refusal
+            return fn(message, sender, match)
+
+        handle.__name__ = f"command_{fn.__name__}"
+        robot.add_handler(handle, type="text")
+        return fn
+
+    return decorator
+
+
+def click(robot, key: str, needs: str = ACCOUNT):
+    """Register a menu CLICK handler for `key`, with the same access checks as command()."""
+
+    def decorator(fn: Handler) -> Handler:
+        def handle(message):
+            if (message.key or "") != key:
+                return None
+            sender = current_sender(message.source)
+            refusal = refusal_for(sender, needs)
+            if refusal:
+                return refusal
+            return fn(message, sender, None)
+
+        handle.__name__ = f"click_{fn.__name__}"
+        robot.add_handler(handle, type="click_event")
+        return fn
+
+    return decorator

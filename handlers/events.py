@@ -1,0 +1,43 @@
+"""Follow/unfollow events keep the follower record; other events are acknowledged."""
+from __future__ import annotations
+
+import logging
+
+from models import db
+from models.base import utcnow
+from models.identity import Follower
+
+from bot.context import current_sender, forget_sender
+
+log = logging.getLogger(__name__)
+
+
+def set_following(openid: str, following: bool) -> Follower:
+    session = db.session
+    follower = session.get(Follower, openid)
+    if follower is None:
+        follower = Follower(openid=openid, following=following)
+        session.add(follower)
+    follower.following = following
+    if following:
+        follower.subscribed_at = utcnow()
+    else:
+        follower.unsubscribed_at = utcnow()
+    session.commit()
+    forget_sender()
+    return follower
+
+
+def register(robot) -> None:
+    from .help import help_text
+
+    def on_subscribe(message):
+        set_following(message.source, True)
+        return "感谢关注！\n" + help_text(current_sender(message.source))
+
+    def on_unsubscribe(message):
+        set_following(message.source, False)
+        return None
+
+    robot.add_handler(on_subscribe, type="subscribe_event")
+    robot.add_handler(on_unsubscribe, type="unsubscribe_event")

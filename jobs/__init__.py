@@ -1,0 +1,83 @@
+"""RQ jobs: one connection, named queues, app context per job, ids for once-only work.
+
+A job is a plain function decorated with @job; it takes ids, never ORM
+objects, and runs in its own app context with a fresh database session.
+Enqueue with `enqueue(...)`; pass `job_id=` for work that must happen once.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import datetime, timedelta
+
+from flask import Flask, current_app, has_app_context
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+
+log = logging.getLogger(__name__)
+
+HIGH, DEFAULT, BULK = "high", "default", "bulk"
+QUEUE_NAMES = (HIGH, DEFAULT, BULK)
+DEFAULT_TIMEOUT = 600
+RESULT_TTL = 3600
+
+_fallback_app: Flask | None = None
+
+
+def init_app(app: Flask) -> None:
+    from bot.store import get_redis
+
+    prefix = app.config.get("RQ_QUEUE_PREFIX", "")
+    conn = get_redis(app)
+    app.extensions["fdy.queues"] = {
+        name: Queue(prefix + name, connection=conn, default_timeout=DEFAULT_TIMEOUT) for name in QUEUE_NAMES
+    }
+    from . import cli
+
+    cli.init_app(app)
+
+
+def queue(name: str = DEFAULT, app: Flask | None = None) -> Queue:
+    return (app or current_app).extensions["fdy.queues"][name]
+
+
+def enqueue(func, *args, queue_name: str = DEFAULT, job_id: str | None = None, at: datetime | None = None,
+            delay: timedelta | None = None, retry: Retry | None = None, **kwargs):
+    """Enqueue `func(*args, **kwargs)`. With job_id, a second enqueue of the same id is a no-op.
+
+    Returns the Job, or None when a job with that id already exists.
+    """
+    q = queue(queue_name)
+    options = dict(job_id=job_id, unique=job_id is not None, result_ttl=RESULT_TTL, failure_ttl=7 * 86400,
+                   retry=retry)
+    try:
+        if at is not None:
+            return q.enqueue_at(at, func, *args, **options, **kwargs)
+        if delay is not None:
+            return q.enqueue_in(delay, func, *args, **options, **kwargs)
+        return q.enqueue(func, *args, **options, **kwargs)
+    except DuplicateJobError:
+        log.info("job %s already queued; not queued again", job_id)
+        return None
+
+
+def _app_for_job() -> Flask:
+    global _fallback_app
+    if has_app_context():
+        return current_app._get_current_object()
+    if _fallback_app is None:  # a plain `rq worker`: build the app from the environment
+        from bot import create_app
+
+        _fallback_app = create_app()
+    return _fallback_app
+
+
+def job(fn):
+    """Run the job in its own app context: fresh session, closed at the end."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _app_for_job().app_context():
+            return fn(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,118 @@
+"""Engine and sessions: one session per app context (a request or a job)."""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+from flask import Flask, g
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def utcnow() -> datetime:
+    """Naive UTC: what both SQLite and MariaDB DATETIME columns store."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC; accepts aware datetimes and converts them."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+
+class _AppDatabase:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+        self.pid = os.getpid()
+
+    def after_fork_check(self) -> None:
+        # A forked RQ work-horse must not share the parent's pooled sockets.
+        if os.getpid() != self.pid:
+            self.engine.dispose(close=False)
+            self.pid = os.getpid()
+
+
+class Database:
+    """Per-app engine and session factory (several apps may live in one test process)."""
+
+    def init_app(self, app: Flask) -> None:
+        engine = make_engine(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False))
+        app.extensions["fdy.db"] = _AppDatabase(engine)
+        app.teardown_appcontext(self._remove_session)
+
+    @staticmethod
+    def _state() -> _AppDatabase:
+        from flask import current_app
+
+        state = current_app.extensions["fdy.db"]
+        state.after_fork_check()
+        return state
+
+    @property
+    def engine(self) -> Engine:
+        return self._state().engine
+
+    @property
+    def session(self) -> Session:
+        """The session of the current app context, created on first use."""
+        if "db_session" not in g:
+            g.db_session = self._state().sessionmaker()
+        return g.db_session
+
+    def new_session(self) -> Session:
+        """A session outside the context's one, for work that must commit on its own."""
+        return self._state().sessionmaker()
+
+    @staticmethod
+    def _remove_session(exc=None):
+        session = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+
+def make_engine(url: str, echo: bool = False) -> Engine:
+    if url.startswith("sqlite"):
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            from pathlib import Path
+
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            # WAL lets the web process read while a worker writes.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    # pre_ping survives a MariaDB restart; recycle stays under wait_timeout.
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_recycle=1800, pool_size=10, max_overflow=20)
+
+
+db = Database()

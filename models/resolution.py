@@ -1,0 +1,57 @@
+"""Resolution of a WeChat openid to a platform account: the phone-A rule (SPEC 2).
+
+openid -> bound identity -> its phone -> the active account with that phone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .accounts import Account
+from .identity import Follower, Identity
+
+UNBOUND = "unbound"          # no identity is bound to this openid
+NO_ACCOUNT = "no_account"    # bound, but no active account has the identity's phone
+OK = "ok"
+
+
+@dataclass
+class Sender:
+    openid: str
+    follower: Follower | None
+    identity: Identity | None
+    account: Account | None
+
+    @property
+    def status(self) -> str:
+        if self.identity is None:
+            return UNBOUND
+        if self.account is None:
+            return NO_ACCOUNT
+        return OK
+
+    @property
+    def following(self) -> bool:
+        # No follower row yet means we never saw an unsubscribe: WeChat only
+        # delivers messages from users who follow the account.
+        return self.follower is None or self.follower.following
+
+    @property
+    def role(self) -> str:
+        """'counselor', 'staff' or 'unbound' (also for a bound user without account)."""
+        if self.account is None:
+            return "unbound"
+        return "counselor" if self.account.is_counselor else "staff"
+
+
+def active_account_by_phone(session: Session, phone: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.active_phone == phone))
+
+
+def resolve(session: Session, openid: str) -> Sender:
+    follower = session.get(Follower, openid)
+    identity = session.scalar(select(Identity).where(Identity.openid == openid))
+    account = active_account_by_phone(session, identity.phone) if identity is not None else None
+    return Sender(openid=openid, follower=follower, identity=identity, account=account)

@@ -1,0 +1,94 @@
+"""Tasks, their recipients fixed at dispatch, and per-recipient notifications (SPEC 3)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .accounts import Account
+from .base import Base, UTCDateTime, utcnow
+from .vocab import LIVE_TASK_TYPE, STUDY_LEVELS
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # the number shown to users
+    title: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(1024))
+    cohort: Mapped[int] = mapped_column()
+    # 学历层次 subset, comma-separated.
+    levels: Mapped[str] = mapped_column(String(40), default=",".join(STUDY_LEVELS))
+    # Narrowing: unit ids one level below the issuer's unit, comma-separated; '' = whole unit.
+    narrowing: Mapped[str] = mapped_column(Text, default="")
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    live_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    live_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confidential: Mapped[bool] = mapped_column(default=False)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    issuer_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    recipient_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    issuer: Mapped[Account] = relationship(foreign_keys=[issuer_id])
+
+    @property
+    def is_live(self) -> bool:
+        return self.type == LIVE_TASK_TYPE
+
+    @property
+    def level_list(self) -> list[str]:
+        return [x for x in self.levels.split(",") if x]
+
+
+class TaskRecipient(Base):
+    """One counselor's copy of a task: fixed at dispatch, holds completion and reach."""
+
+    __tablename__ = "task_recipients"
+    __table_args__ = (
+        UniqueConstraint("task_id", "account_id"),
+        Index("ix_task_recipients_account", "account_id", "task_id"),
+        Index("ix_task_recipients_scope", "task_id", "school_id", "college_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    province_id: Mapped[int | None] = mapped_column()
+    school_id: Mapped[int | None] = mapped_column()
+    college_id: Mapped[int | None] = mapped_column()
+    study_level: Mapped[str | None] = mapped_column(String(8))
+    # pending / sent / unreachable (未触达) / failed
+    notify_state: Mapped[str] = mapped_column(String(16), default="pending")
+    # '' / delivered (已送达) / refused (拒收) / failed (发送失败), from TEMPLATESENDJOBFINISH
+    delivery: Mapped[str] = mapped_column(String(16), default="")
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    task: Mapped[Task] = relationship()
+    account: Mapped[Account] = relationship()
+
+
+class Notification(Base):
+    """One template message of one kind to one recipient: sent at most once (SPEC 10)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("task_id", "account_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    openid: Mapped[str | None] = mapped_column(String(64))
+    # pending / sending / sent / unreachable / failed
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    client_msg_id: Mapped[str] = mapped_column(String(64), unique=True)
+    msgid: Mapped[str | None] = mapped_column(String(32), index=True)
+    errcode: Mapped[int | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

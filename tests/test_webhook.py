@@ -1,0 +1,189 @@
+"""The hardened webhook through a real HTTP server: signatures, safe mode,
+hostile bodies, dedupe, handler errors."""
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from tests import wechat_crypto
+from tests.wechat_client import new_openid, text_xml
+
+
+def test_get_verification_echoes_only_when_signed(wechat):
+    params = wechat.signed_params()
+    ok = wechat.http.get(wechat.base_url + "/wechat", params=dict(params, echostr="hello123"))
+    assert ok.status_code == 200 and ok.text == "hello123"
+    bad = wechat.http.get(wechat.base_url + "/wechat", params=dict(params, signature="0" * 40, echostr="x"))
+    assert bad.status_code == 403 and "x" not in bad.text
+    stale = wechat.signed_params(timestamp=int(time.time()) - 301)
+    assert wechat.http.get(wechat.base_url + "/wechat", params=dict(stale, echostr="x")).status_code == 403
+
+
+def test_plain_text_gets_help_for_unbound_user(wechat):
+    reply = wechat.text(new_openid(), "帮助")
+    assert reply.status == 200
+    assert reply.msg_type == "text"
+    assert "绑定" in reply.content
+    assert reply.fields["ToUserName"].startswith("o")
+
+
+def test_aes_message_gets_encrypted_reply(wechat):
+    openid = new_openid()
+    resp = wechat.post(text_xml(openid, "帮助"), encrypted=True)
+    assert resp.status_code == 200
+    assert "<Encrypt>" in resp.text and "帮助" not in resp.text
+    assert resp.headers["Content-Type"].startswith("application/xml")
+    reply = wechat.parse(resp, encrypted=True)
+    assert reply.fields["ToUserName"] == openid
+    assert "绑定" in reply.content
+
+
+def test_plain_and_aes_requests_interleave(wechat):
+    # Safe mode is per request: an AES request must not make the next plain one encrypted.
+    assert wechat.parse(wechat.post(text_xml(new_openid(), "帮助"), encrypted=True), encrypted=True).content
+    plain = wechat.post(text_xml(new_openid(), "帮助"))
+    assert "<Encrypt>" not in plain.text and "<Content>" in plain.text
+
+
+def test_aes_refused_when_safe_mode_not_configured(app, wechat):
+    app.config["WECHAT_AES_KEY"] = None
+    try:
+        resp = wechat.post(text_xml(new_openid(), "帮助"), encrypted=True)
+    finally:
+        app.config["WECHAT_AES_KEY"] = wechat.aes_key
+    assert resp.status_code == 400
+
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
+<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime>
+<MsgType>text</MsgType><Content>&lol4;</Content><MsgId>1</MsgId></xml>"""
+
+XXE = """<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime>
+<MsgType>text</MsgType><Content>&xxe;</Content><MsgId>2</MsgId></xml>"""
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("<xml><ToUserName>a</ToUserName><FromUser", 400),
+    ("not xml at all", 400),
+    ("<notxml/>", 400),
+    (BILLION_LAUGHS, 400),
+    (XXE, 400),
+    (b"<xml><Content>\xff\xfe</Content></xml>", 400),
+    ("<xml><MsgType>text</MsgType></xml>", 400),
+])
+def test_hostile_bodies_get_4xx(wechat, body, expected):
+    resp = wechat.post(body)
+    assert resp.status_code == expected
+    assert "Traceback" not in resp.text and "root" not in resp.text
+
+
+def test_oversized_body_refused(wechat):
+    big = text_xml(new_openid(), "x" * (1024 * 1024))
+    assert wechat.post(big).status_code == 413
+
+
+def test_bad_signatures_and_stale_timestamps(wechat):
+    xml = text_xml(new_openid(), "帮助")
+    params = wechat.signed_params()
+    assert wechat.post(xml, params=dict(params, signature="f" * 40)).status_code == 403
+    assert wechat.post(xml, params={k: v for k, v in params.items() if k != "signature"}).status_code == 403
+    stale = wechat.signed_params(timestamp=int(time.time()) - 3600)
+    assert wechat.post(xml, params=stale).status_code == 403
+    future = wechat.signed_params(timestamp=int(time.time()) + 3600)
+    assert wechat.post(xml, params=future).status_code == 403
+    assert wechat.post(xml, params=dict(params, timestamp="soon")).status_code in (400, 403)
+
+
+def test_bad_msg_signature_refused(wechat):
+    enc = wechat_crypto.encrypt(text_xml(new_openid(), "帮助"), wechat.aes_key, wechat.app_id)
+    params = dict(wechat.signed_params(), encrypt_type="aes", msg_signature="0" * 40)
+    body = f"<xml><Encrypt><![CDATA[{enc}]]></Encrypt></xml>"
+    assert wechat.post(body, params=params).status_code == 403
+    # Encrypted for another app id: decrypts, but must be refused.
+    other = wechat_crypto.encrypt(text_xml(new_openid(), "帮助"), wechat.aes_key, "wxsomeoneelse")
+    params = wechat.signed_params()
+    params.update(encrypt_type="aes",
+                  msg_signature=wechat_crypto.sha1_signature(wechat.token, params["timestamp"], params["nonce"], other))
+    assert wechat.post(f"<xml><Encrypt><![CDATA[{other}]]></Encrypt></xml>", params=params).status_code == 400
+
+
+def test_wrong_method(wechat):
+    assert wechat.http.put(wechat.base_url + "/wechat").status_code == 405
+
+
+@pytest.fixture
+def counted_handler(app):
+    """A handler put first in line for 'dedupe-probe', counting its runs."""
+    robot = app.extensions["fdy.robot"]
+    runs = []
+
+    def probe(message):
+        if message.content == "dedupe-probe":
+            runs.append(message.message_id)
+            time.sleep(0.2)
+            return f"第{len(runs)}次处理"
+        if message.content == "boom":
+            raise RuntimeError("handler blew up")
+        return None
+
+    robot._handlers["text"].insert(0, (probe, 1))
+    yield runs
+    robot._handlers["text"].remove((probe, 1))
+
+
+def test_same_msgid_three_times_is_handled_once(wechat, counted_handler):
+    xml = text_xml(new_openid(), "dedupe-probe", msg_id=987654321012345)
+    replies = [wechat.post(xml).text for _ in range(3)]
+    assert len(counted_handler) == 1
+    assert replies[0] == replies[1] == replies[2]
+    assert "第1次处理" in replies[0]
+
+
+def test_concurrent_retries_wait_for_first_reply(wechat, counted_handler):
+    from concurrent.futures import ThreadPoolExecutor
+
+    xml = text_xml(new_openid(), "dedupe-probe", msg_id=123123123123)
+    with ThreadPoolExecutor(3) as pool:
+        replies = list(pool.map(lambda _: wechat.post(xml).text, range(3)))
+    assert len(counted_handler) == 1
+    assert len(set(replies)) == 1 and "第1次处理" in replies[0]
+
+
+def test_event_retries_deduped_by_sender_time_event_key(wechat):
+    openid = new_openid()
+    first = wechat.event(openid, "subscribe", create_time=1700000000)
+    again = wechat.event(openid, "subscribe", create_time=1700000000)
+    assert first.body == again.body and "感谢关注" in first.content
+
+
+def test_handler_exception_is_logged_and_user_gets_apology(wechat, counted_handler, caplog):
+    with caplog.at_level(logging.ERROR):
+        reply = wechat.text(new_openid(), "boom")
+    assert reply.status == 200
+    assert "抱歉" in reply.content
+    assert any("handler failed" in r.getMessage() and r.exc_info for r in caplog.records)
+    assert "RuntimeError" not in reply.body
+
+
+def test_subscribe_and_unsubscribe_update_follower(wechat, app):
+    from models import Follower, db
+
+    openid = new_openid()
+    assert "感谢关注" in wechat.event(openid, "subscribe").content
+    gone = wechat.event(openid, "unsubscribe")
+    assert gone.status == 200 and gone.body == "success"
+    with app.app_context():
+        follower = db.session.get(Follower, openid)
+        assert follower is not None and follower.following is False and follower.unsubscribed_at
+
+
+def test_healthz(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok", "database": "ok", "redis": "ok"}
