@@ -14,3 +14,8 @@ def chat():
     s = st()
     return render_template("chat.html", has_aes=bool(s.aes_key), app_url=s.app_url or "",
                            app_id=s.app_id)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    return "", 204

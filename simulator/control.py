@@ -219,6 +219,12 @@ def send():
     encrypted = bool(data.get("encrypted"))
     if encrypted and not s.aes_key:
         return bad("simulator has no AES key; cannot send in safe mode", 409)
+    for key in ("msg_id", "create_time", "timestamp"):
+        if data.get(key) is not None:
+            try:
+                int(data[key])
+            except (TypeError, ValueError):
+                return bad(f"{key} must be an integer")
     timeout = data.get("timeout", delivery.PUSH_TIMEOUT)
     try:
         timeout = float(timeout)
@@ -233,3 +239,13 @@ def send():
     if not data.get("include_xml"):
         result.pop("xml", None)
     return jsonify(result)
+
+
+@bp.post("/verify")
+def verify():
+    """Do WeChat's server-URL check: GET APP_URL/wechat?signature&timestamp&nonce&echostr;
+    ok when the app echoes echostr back."""
+    s = st()
+    if not s.app_url:
+        return bad("simulator has no app_url (set it with POST /_sim/config)", 409)
+    return jsonify(delivery.verify_url(s))

@@ -159,3 +159,19 @@ def schedule_receipt(state, openid, msgid, status):
                                       "error": res.get("error"), "time": time.time()})
 
     threading.Thread(target=run, name=f"sim-receipt-{msgid}", daemon=True).start()
+
+
+def verify_url(state, timeout=PUSH_TIMEOUT) -> dict:
+    """WeChat's server configuration check (GET with echostr)."""
+    with state.lock:
+        app_url, token = state.app_url, state.token
+    params, _ = signing.signed_plain(token, "")
+    echostr = str(secrets.randbits(62))
+    params["echostr"] = echostr
+    try:
+        resp = requests.get(app_url + "/wechat", params=params, timeout=timeout)
+    except requests.RequestException as exc:
+        return {"ok": False, "status": None, "body": "", "error": exc.__class__.__name__}
+    body = resp.text
+    return {"ok": resp.status_code == 200 and body.strip() == echostr,
+            "status": resp.status_code, "body": body[:500], "echostr": echostr}

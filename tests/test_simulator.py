@@ -41,6 +41,13 @@ class EchoApp:
         self.crypt = MessageCrypt(TOKEN, AES_KEY, APP_ID)
         app = Flask("echo")
 
+        @app.get("/wechat")
+        def verify():
+            a = request.args
+            if _sig(TOKEN, a["timestamp"], a["nonce"]) != a["signature"]:
+                return "bad signature", 403
+            return a["echostr"]
+
         @app.post("/wechat")
         def wechat():
             a = request.args
@@ -386,8 +393,11 @@ def test_send_plain_and_encrypted(sim, echo):
     assert kinds.count("out") == 7 and kinds.count("reply") == 6 and kinds[-1] == "error"
     assert requests.get(f"{sim.url}/_sim/inbox/{u['openid']}").json() == []
 
+    assert requests.post(sim.url + "/_sim/verify").json()["ok"] is True
+
     # app down
     sim.state.update_config({"app_url": "http://127.0.0.1:9"})
+    assert requests.post(sim.url + "/_sim/verify").json()["ok"] is False
     r = requests.post(sim.url + "/_sim/send", json={"openid": u["openid"], "text": "x"}).json()
     assert r["status"] is None and "connection failed" in r["error"]
 

@@ -45,7 +45,7 @@
       (openid ? "" : "; max-age=0");
   }
 
-  function scrollDown() { log.scrollTop = log.scrollHeight; window.scrollTo(0, document.body.scrollHeight); }
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
 
   function localError(text) {
     log.appendChild(el("div", "msg error", text));
