@@ -14,8 +14,10 @@ def create_app(config: settings.Config | None = None) -> Flask:
                 template_folder=str(settings.PROJECT_ROOT / "handlers" / "templates"),
                 static_folder=str(settings.PROJECT_ROOT / "handlers" / "static"))
     app.config.from_mapping(cfg.as_flask_config())
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      PERMANENT_SESSION_LIFETIME=7 * 86400)
 
-    from . import health, logging_setup, robot, store, wechat_api, webhook
+    from . import health, logging_setup, oauth, robot, store, wechat_api, webhook
     import jobs
     import models
     import handlers
@@ -29,6 +31,7 @@ def create_app(config: settings.Config | None = None) -> Flask:
     robot.init_app(app)
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(oauth.bp)
     handlers.init_app(app)
     cli.init_app(app)
 

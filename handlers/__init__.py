@@ -6,14 +6,19 @@ specific commands come first and the help fallback last.
 """
 from __future__ import annotations
 
-from . import events, help
+from . import accounts, binding, counselor, events, help, pages, staff, stats
 
 
 def register_all(robot) -> None:
-    events.register(robot)
-    help.register(robot)
+    events.register(robot)      # subscribe/unsubscribe, delivery receipts
+    binding.register(robot)     # 绑定, the 6-digit code, 解绑, 诊断
+    accounts.register(robot)    # staff account commands
+    staff.register(robot)       # 派发/确认/取消, 进度, 未完成, 触达, 催办, staff 任务
+    counselor.register(robot)   # counselor 任务, 完成, 签到
+    stats.register(robot)       # 进展, 毕业生
+    help.register(robot)        # 帮助
     help.register_fallback(robot)
 
 
 def init_app(app) -> None:
-    """Page blueprints are registered here."""
+    pages.init_app(app)

@@ -67,3 +67,15 @@ class SmsOutbox(Base):
     error: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def hash_password(password: str) -> str:
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(password)
+
+
+def check_password(identity: Identity, password: str) -> bool:
+    from werkzeug.security import check_password_hash
+
+    return check_password_hash(identity.password_hash, password or "")

@@ -1,0 +1,1 @@
+"""The WeChat menus as data, their validation and push (SPEC 7)."""
