@@ -34,6 +34,12 @@ class SimState:
         self.app_id = app_id
         self.app_secret = app_secret
         self.aes_key = aes_key or None
+        if self.aes_key:
+            from werobot.crypto import MessageCrypt
+            try:
+                MessageCrypt(token, self.aes_key, app_id)
+            except Exception as exc:  # UnvalidEncodingAESKey, binascii.Error
+                raise ValueError("aes_key must be a 43-character EncodingAESKey") from exc
         self.app_url = app_url.rstrip("/") if app_url else None
         self.receipts = bool(receipts)
         self.receipt_delay = float(receipt_delay)

@@ -127,7 +127,7 @@
 
   newUserBtn.addEventListener("click", function () {
     newUserBtn.disabled = true;
-    api("POST", "/_sim/users", { subscribe: false }).then(function (u) {
+    api("POST", "/_sim/users", { subscribe: true }).then(function (u) {
       users.push(u);
       renderUsers();
       selectUser(u.openid);
