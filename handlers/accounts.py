@@ -1,6 +1,189 @@
-"""(being written)"""
+"""Account commands for bound staff (SPEC 5): add, delete, cohorts, roll-over, list.
+
+Parsing lives here; every rule (scope, phone uniqueness, name matching, audit)
+lives in models.account_rules. Each reply says what changed or every reason it
+did not, and masks every phone in it.
+"""
 from __future__ import annotations
+
+import logging
+import os
+import re
+
+from flask import current_app
+
+from models import db
+from models import account_rules as rules
+from models.privacy import mask_phone
+from models.vocab import COUNSELOR, STUDY_LEVELS
+
+from .common import MINISTRY_ONLY, STAFF, click, command, normalize
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 8
+MAJORS_SHOWN = 3
+IMPORT_DIR = "imports"
+
+USAGE = {
+    "counselor": ("格式：\n院系账号：添加辅导员 姓名 手机 层次 专业1,专业2 [届别1,届别2]\n"
+                  "学校账号：添加辅导员 姓名 手机 院系 层次 专业1,专业2 [届别1,届别2]\n"
+                  f"层次为{'/'.join(STUDY_LEVELS)}；届别不填则为当前毕业届。\n"
+                  "例：添加辅导员 张明 13800000000 本科 软件工程,计算机科学与技术 2026"),
+    "college": "格式：添加院系账号 姓名 手机 院系 [层次1,层次2]（不填层次则管理全部层次）\n例：添加院系账号 王芳 13800000000 计算机学院 本科,硕士",
+    "school": "格式：添加学校账号 姓名 手机 学校\n例：添加学校账号 李强 13800000000 东湖大学",
+    "province": "格式：添加省级账号 姓名 手机 省份\n例：添加省级账号 赵敏 13800000000 江苏省",
+    "delete": "格式：删除账号 手机\n例：删除账号 13800000000",
+    "cohorts": "格式：修改届别 手机 届别1,届别2\n例：修改届别 13800000000 2026,2027",
+    "rollover": "格式：届别滚动 届别\n例：届别滚动 2027（为您管理范围内的每名辅导员添加2027届）",
+}
+
+_YEARS = re.compile(r"\d{4}([,，、]\d{4})*,?")
+
+
+def _args(match) -> list[str]:
+    return [t for t in normalize(match.group(1) or "").split(" ") if t]
+
+
+def _reply(text: str) -> str:
+    # Replies about other people never carry a full phone.
+    return mask_phone(text)
+
+
+def _usage(key: str, missing: str) -> str:
+    return _reply(f"{missing}\n{USAGE[key]}")
+
+
+def parse_counselor(tokens: list[str], sender_level: str) -> dict | None:
+    """Both forms of 添加辅导员; None when too short to be either."""
+    if len(tokens) < 4:
+        return None
+    long_form = tokens[3] in STUDY_LEVELS and tokens[2] not in STUDY_LEVELS
+    if not long_form and tokens[2] not in STUDY_LEVELS and sender_level != "college" and len(tokens) >= 5:
+        long_form = True  # a school account's form, with a 层次 we will report as invalid
+    college = tokens[2] if long_form else None
+    rest = tokens[4:] if long_form else tokens[3:]
+    level = tokens[3] if long_form else tokens[2]
+    years = [t for t in rest if _YEARS.fullmatch(t)]
+    majors = [t for t in rest if not _YEARS.fullmatch(t)]
+    return {"name": tokens[0], "phone": tokens[1], "college": college, "study_level": level,
+            "majors": ",".join(majors), "cohorts": ",".join(years) or None}
+
+
+def account_line(account) -> str:
+    line = f"{account.level_name} {account.name} {mask_phone(account.phone)} {account.unit.name}"
+    if account.level == COUNSELOR:
+        labels = [m.label for m in account.majors]
+        shown = "、".join(labels[:MAJORS_SHOWN]) + (f"等{len(labels)}个" if len(labels) > MAJORS_SHOWN else "")
+        line += f" {account.study_level} {shown} {'、'.join(map(str, account.cohorts))}届"
+    elif account.levels:
+        line += f"（{'、'.join(account.study_levels)}）"
+    return line
+
+
+def accounts_page(session, actor, page: int) -> str:
+    accounts = rules.accounts_under(session, actor)
+    if not accounts:
+        return f"您管理的单位（{actor.unit.full_name}）内还没有下级账号。\n回复「帮助」查看添加账号的命令。"
+    pages = (len(accounts) + PAGE_SIZE - 1) // PAGE_SIZE
+    page = min(max(page, 1), pages)
+    counts: dict[str, int] = {}
+    for acc in accounts:
+        counts[acc.level_name] = counts.get(acc.level_name, 0) + 1
+    head = "、".join(f"{name} {n} 个" for name, n in counts.items())
+    lines = [f"{actor.unit.full_name}的下级账号：{head}（第 {page}/{pages} 页）"]
+    start = (page - 1) * PAGE_SIZE
+    lines += [f"{start + i}. {account_line(a)}" for i, a in enumerate(accounts[start:start + PAGE_SIZE], 1)]
+    if page < pages:
+        lines.append(f"回复「账号 {page + 1}」查看下一页。")
+    return "\n".join(lines)
 
 
 def register(robot) -> None:
-    """Registers this module's commands on the robot."""
+    @command(robot, r"添加辅导员\s*(.*)", needs=STAFF)
+    def add_counselor(message, sender, match):
+        fields = parse_counselor(_args(match), sender.account.level)
+        if fields is None:
+            return _usage("counselor", "添加辅导员需要姓名、手机、层次和负责专业。")
+        result = rules.add_counselor(db.session, sender.account, **fields)
+        return _reply(result.text("未添加辅导员"))
+
+    @command(robot, r"添加院系账号\s*(.*)", needs=STAFF)
+    def add_college(message, sender, match):
+        tokens = _args(match)
+        if len(tokens) < 3:
+            return _usage("college", "添加院系账号需要姓名、手机和院系。")
+        result = rules.add_college_account(db.session, sender.account, name=tokens[0], phone=tokens[1],
+                                           college=tokens[2], levels=",".join(tokens[3:]))
+        return _reply(result.text("未添加院系账号"))
+
+    @command(robot, r"添加学校账号\s*(.*)", needs=STAFF)
+    def add_school(message, sender, match):
+        tokens = _args(match)
+        if len(tokens) < 3:
+            return _usage("school", "添加学校账号需要姓名、手机和学校。")
+        result = rules.add_school_account(db.session, sender.account, name=tokens[0], phone=tokens[1],
+                                          school="".join(tokens[2:]))
+        return _reply(result.text("未添加学校账号"))
+
+    @command(robot, r"添加省级账号\s*(.*)", needs=STAFF)
+    def add_province(message, sender, match):
+        tokens = _args(match)
+        if len(tokens) < 3:
+            return _usage("province", "添加省级账号需要姓名、手机和省份。")
+        result = rules.add_province_account(db.session, sender.account, name=tokens[0], phone=tokens[1],
+                                            province="".join(tokens[2:]))
+        return _reply(result.text("未添加省级账号"))
+
+    @command(robot, r"删除账号\s*(.*)", needs=STAFF)
+    def delete(message, sender, match):
+        tokens = _args(match)
+        if len(tokens) != 1:
+            return _usage("delete", "删除账号需要且只需要一个手机号。")
+        return _reply(rules.delete_account(db.session, sender.account, tokens[0]).text("未删除"))
+
+    @command(robot, r"修改届别\s*(.*)", needs=STAFF)
+    def cohorts(message, sender, match):
+        tokens = _args(match)
+        if len(tokens) < 2:
+            return _usage("cohorts", "修改届别需要手机号和届别。")
+        result = rules.change_cohorts(db.session, sender.account, tokens[0], ",".join(tokens[1:]))
+        return _reply(result.text("未修改届别"))
+
+    @command(robot, r"届别滚动\s*(.*)", needs=STAFF)
+    def rollover(message, sender, match):
+        tokens = _args(match)
+        if len(tokens) != 1:
+            return _usage("rollover", "届别滚动需要一个届别。")
+        return _reply(rules.roll_over(db.session, sender.account, tokens[0]).text("未执行届别滚动"))
+
+    @command(robot, r"账号\s*(\d*)", needs=STAFF)
+    def list_accounts(message, sender, match):
+        return _reply(accounts_page(db.session, sender.account, int(match.group(1) or 1)))
+
+    @click(robot, "ACCOUNTS", needs=STAFF)
+    def list_accounts_click(message, sender, match):
+        return _reply(accounts_page(db.session, sender.account, 1))
+
+    @command(robot, r"导入毕业生\s*(.*)", needs=MINISTRY_ONLY)
+    def import_file(message, sender, match):
+        return _reply(start_import_from_chat(sender, normalize(match.group(1) or "")))
+
+
+def start_import_from_chat(sender, name: str) -> str:
+    """Import a file an admin placed in instance/imports/, as a job that reports back."""
+    from jobs.imports import start_import
+
+    folder = os.path.join(current_app.instance_path, IMPORT_DIR)
+    if not name:
+        return f"格式：导入毕业生 文件名\n文件须先由管理员放到服务器目录 {folder} 下（.csv 或 .xlsx）。"
+    if "/" in name or "\\" in name or name.startswith(".") or not name.lower().endswith((".csv", ".xlsx")):
+        return f"文件名“{name}”无效：只写文件名（不含路径），且须为 .csv 或 .xlsx 文件。"
+    path = os.path.join(folder, name)
+    if not os.path.isfile(path):
+        return f"未找到文件“{name}”：请先由管理员放到服务器目录 {folder} 下。"
+    job = start_import(path, openid=sender.openid)
+    if job is None:
+        return f"文件“{name}”已在导入中，完成后会发消息告知结果。"
+    log.info("graduate import of %s queued by account %s", name, sender.account.id)
+    return f"已开始导入“{name}”，完成后会发消息告知新增、更新和错误行数。"

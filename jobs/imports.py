@@ -1,0 +1,54 @@
+"""Graduate imports as RQ jobs: a large file must not hold a chat reply or a CLI hostage.
+
+The job reads a file already on the server (uploaded by an admin), imports it
+with models.importer and reports back by customer-service message to whoever
+started it (if anyone), then optionally removes the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+
+from bot.wechat_api import WeChatError, get_client
+from models import db
+from models.importer import import_graduates
+
+from . import BULK, enqueue, job
+
+log = logging.getLogger(__name__)
+
+IMPORT_TIMEOUT = 3 * 3600
+# WeChat caps a customer-service text; the report is trimmed to this many errors.
+ERRORS_IN_MESSAGE = 15
+
+
+def import_job_id(path: str) -> str:
+    """Same file, same size and mtime -> same job: a double click does not import twice."""
+    st = os.stat(path)
+    digest = hashlib.sha1(f"{os.path.abspath(path)}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return f"import-graduates-{digest}"
+
+
+def start_import(path: str, openid: str | None = None, delete_after: bool = False):
+    """Queue an import of `path`; returns the Job, or None if the same file is already queued."""
+    return enqueue(run_import, os.path.abspath(path), openid, delete_after, queue_name=BULK,
+                   job_id=import_job_id(path), job_timeout=IMPORT_TIMEOUT)
+
+
+@job
+def run_import(path: str, openid: str | None = None, delete_after: bool = False) -> dict:
+    name = os.path.basename(path)
+    report = import_graduates(db.session, path)
+    text = f"毕业生数据文件 {name}：\n" + report.summary(max_errors=ERRORS_IN_MESSAGE)
+    if openid:
+        try:
+            get_client().send_text(openid, text)
+        except WeChatError as exc:  # e.g. the user has not talked to us for 48 hours
+            log.warning("import report for %s not delivered: %s", name, exc)
+    if delete_after:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+    return {"created": report.created, "updated": report.updated, "errors": len(report.errors)}

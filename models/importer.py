@@ -1,0 +1,287 @@
+"""Graduate data import (SPEC 9.4): UTF-8 CSV (with or without BOM) or .xlsx.
+
+Rows are read as a stream and written in batches, so memory stays flat
+whatever the file size (only the unit tree is cached, by name). Each bad row
+is reported with its line number and every reason; good rows are kept.
+Provinces, schools, colleges and majors (with 专业方向) are created on first
+sight; a 学号 seen before updates its graduate record.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from typing import IO, Iterator
+
+from sqlalchemy import select
+
+from .graduates import Graduate
+from .units import Major, Unit, create_unit
+from .vocab import COLLEGE, DESTINATIONS, PROVINCE, SCHOOL, STUDY_LEVELS
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("学号", "姓名", "省份", "学校", "院系", "专业", "专业方向", "学历层次", "届别", "毕业去向", "就业意愿",
+           "求职期望", "关注绑定")
+REQUIRED = ("学号", "姓名", "省份", "学校", "院系", "专业", "学历层次", "届别", "毕业去向", "关注绑定")
+MAX_LEN = {"学号": 32, "姓名": 50, "省份": 100, "学校": 100, "院系": 100, "专业": 100, "专业方向": 100,
+           "就业意愿": 100, "求职期望": 200}
+BATCH = 500
+MIN_COHORT, MAX_COHORT = 2000, 2100
+ERRORS_SHOWN = 30
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    units_created: int = 0
+    majors_created: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self, max_errors: int = ERRORS_SHOWN) -> str:
+        """The report in Chinese; at most `max_errors` error lines (the rest counted)."""
+        lines = [f"导入完成：新增 {self.created} 条，更新 {self.updated} 条，错误 {len(self.errors)} 行。"]
+        if self.units_created or self.majors_created:
+            lines.append(f"新建单位 {self.units_created} 个，专业 {self.majors_created} 个。")
+        if self.errors:
+            lines.append("以下行未导入（其余行已保存）：")
+            lines += [f"第{line}行：{reason}" if line else f"文件：{reason}" for line, reason in self.errors[:max_errors]]
+            if len(self.errors) > max_errors:
+                lines.append(f"……另有 {len(self.errors) - max_errors} 行错误未列出。")
+        return "\n".join(lines)
+
+
+class ImportError_(ValueError):
+    """The file as a whole cannot be read (not a row problem)."""
+
+
+# ---------------------------------------------------------------- reading
+def _open_binary(path_or_file) -> tuple[IO[bytes], bool]:
+    if isinstance(path_or_file, (str, os.PathLike)):
+        return open(path_or_file, "rb"), True
+    if isinstance(path_or_file, io.TextIOBase):
+        raise TypeError("pass a path or a binary file object")
+    return path_or_file, False
+
+
+def _is_xlsx(fh: IO[bytes], filename: str | None) -> bool:
+    if filename and filename.lower().endswith(".xlsx"):
+        return True
+    if filename and filename.lower().endswith(".csv"):
+        return False
+    pos = fh.tell()
+    head = fh.read(4)
+    fh.seek(pos)
+    return head == b"PK\x03\x04"
+
+
+def _csv_rows(fh: IO[bytes]) -> Iterator[tuple[int, list]]:
+    """(line number of the record's first line, cells) for each CSV record, read lazily."""
+    # utf-8-sig drops a BOM when present; a decoding error surfaces at the chunk that has it.
+    text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="strict", newline="")
+    reader = csv.reader(text)
+    start = 1
+    try:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError:
+                raise ImportError_(f"第{reader.line_num + 1}行附近不是 UTF-8 编码：请在表格软件中另存为“CSV UTF-8”后重试")
+            except csv.Error as exc:
+                raise ImportError_(f"第{reader.line_num}行 CSV 格式错误（{exc}）")
+            yield start, row
+            start = reader.line_num + 1
+    finally:
+        text.detach()  # leave the caller's file open
+
+
+def _xlsx_rows(fh: IO[bytes]) -> Iterator[tuple[int, list]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(fh, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken file
+        raise ImportError_(f"无法读取 .xlsx 文件（{type(exc).__name__}）")
+    try:
+        sheet = book.worksheets[0]
+        for number, row in enumerate(sheet.iter_rows(values_only=True), 1):
+            yield number, list(row)
+    finally:
+        book.close()
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+# ------------------------------------------------------------- validation
+def check_header(cells: list) -> tuple[dict[str, int] | None, str | None]:
+    names = [_cell(c).lstrip("\ufeff") for c in cells]
+    while names and not names[-1]:
+        names.pop()
+    positions = {name: i for i, name in enumerate(names)}
+    missing = [c for c in COLUMNS if c not in positions]
+    unknown = [n for n in names if n not in COLUMNS]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    problems = []
+    if missing:
+        problems.append("缺少列：" + "、".join(missing))
+    if unknown:
+        problems.append("无法识别的列：" + "、".join(x or "（空）" for x in unknown))
+    if dup:
+        problems.append("重复的列：" + "、".join(dup))
+    if problems:
+        return None, "表头不正确（" + "；".join(problems) + "）。表头应为：" + ",".join(COLUMNS)
+    return positions, None
+
+
+def parse_row(cells: list, positions: dict[str, int]) -> tuple[dict | None, list[str]]:
+    values = {name: _cell(cells[i]) if i < len(cells) else "" for name, i in positions.items()}
+    reasons = [f"{name}为空" for name in REQUIRED if not values[name]]
+    for name, limit in MAX_LEN.items():
+        if len(values[name]) > limit:
+            reasons.append(f"{name}超过{limit}个字")
+    if values["学历层次"] and values["学历层次"] not in STUDY_LEVELS:
+        reasons.append(f"学历层次“{values['学历层次']}”无效（应为{'/'.join(STUDY_LEVELS)}）")
+    cohort = values["届别"]
+    if cohort and not (re.fullmatch(r"\d{4}", cohort) and MIN_COHORT <= int(cohort) <= MAX_COHORT):
+        reasons.append(f"届别“{cohort}”不是4位毕业年份")
+    if values["毕业去向"] and values["毕业去向"] not in DESTINATIONS:
+        reasons.append(f"毕业去向“{values['毕业去向']}”无效（应为：{'、'.join(DESTINATIONS)}）")
+    if values["关注绑定"] and values["关注绑定"] not in ("是", "否"):
+        reasons.append(f"关注绑定“{values['关注绑定']}”应为“是”或“否”")
+    if reasons:
+        return None, reasons
+    return values, []
+
+
+# --------------------------------------------------------------- writing
+class _UnitCache:
+    """Unit and major ids by name path; creates what is missing."""
+
+    def __init__(self, session, report: ImportReport):
+        from .seed import ensure_ministry
+
+        self.session, self.report = session, report
+        self.ministry = ensure_ministry(session)
+        self.units: dict[tuple, Unit] = {}
+        self.majors: dict[tuple, int] = {}
+
+    def unit(self, kind: str, name: str, parent: Unit) -> Unit:
+        key = (kind, parent.id, name)
+        unit = self.units.get(key)
+        if unit is None:
+            query = select(Unit).where(Unit.kind == kind, Unit.name == name)
+            query = query.where(Unit.parent_id == parent.id)
+            unit = self.session.scalar(query)
+            if unit is None:
+                unit = create_unit(self.session, kind, name, parent)
+                self.report.units_created += 1
+            self.units[key] = unit
+        return unit
+
+    def major(self, college: Unit, name: str, direction: str) -> int:
+        key = (college.id, name, direction)
+        major_id = self.majors.get(key)
+        if major_id is None:
+            major_id = self.session.scalar(select(Major.id).where(
+                Major.college_id == college.id, Major.name == name, Major.direction == direction))
+            if major_id is None:
+                major = Major(college_id=college.id, name=name, direction=direction)
+                self.session.add(major)
+                self.session.flush()
+                major_id = major.id
+                self.report.majors_created += 1
+            self.majors[key] = major_id
+        return major_id
+
+
+def _write_batch(session, cache: _UnitCache, batch: list[tuple[int, dict]], report: ImportReport) -> None:
+    numbers = {values["学号"] for _, values in batch}
+    existing = {g.student_no: g for g in session.scalars(select(Graduate).where(Graduate.student_no.in_(numbers)))}
+    touched = []
+    for _, v in batch:
+        province = cache.unit(PROVINCE, v["省份"], cache.ministry)
+        school = cache.unit(SCHOOL, v["学校"], province)
+        college = cache.unit(COLLEGE, v["院系"], school)
+        fields_ = dict(name=v["姓名"], province_id=province.id, school_id=school.id, college_id=college.id,
+                       major_id=cache.major(college, v["专业"], v["专业方向"]), study_level=v["学历层次"],
+                       cohort=int(v["届别"]), destination=v["毕业去向"], intention=v["就业意愿"],
+                       expectation=v["求职期望"], follows_bound=v["关注绑定"] == "是")
+        grad = existing.get(v["学号"])
+        if grad is None:
+            grad = Graduate(student_no=v["学号"], **fields_)
+            session.add(grad)
+            existing[v["学号"]] = grad  # the same 学号 twice in one batch: the later row wins
+            report.created += 1
+        else:
+            for key, value in fields_.items():
+                setattr(grad, key, value)
+            report.updated += 1
+        touched.append(grad)
+    session.commit()
+    # Keep the identity map (and memory) flat across batches.
+    for grad in touched:
+        if grad in session:
+            session.expunge(grad)
+
+
+def import_graduates(session, path_or_file, *, filename: str | None = None, batch_size: int = BATCH) -> ImportReport:
+    """Import a CSV or .xlsx of graduates; commits per batch. Never raises for bad data."""
+    report = ImportReport()
+    if filename is None and isinstance(path_or_file, (str, os.PathLike)):
+        filename = os.fspath(path_or_file)
+    try:
+        fh, close = _open_binary(path_or_file)
+    except OSError as exc:
+        report.errors.append((0, f"无法打开文件（{exc.strerror or type(exc).__name__}）"))
+        return report
+    batch: list[tuple[int, dict]] = []
+    cache = None
+    try:
+        rows = _xlsx_rows(fh) if _is_xlsx(fh, filename) else _csv_rows(fh)
+        positions = None
+        cache = _UnitCache(session, report)
+        for line, cells in rows:
+            if not any(_cell(c) for c in cells):
+                continue  # blank lines are not rows
+            if positions is None:
+                positions, problem = check_header(cells)
+                if problem:
+                    report.errors.append((line, problem))
+                    return report
+                continue
+            values, reasons = parse_row(cells, positions)
+            if values is None:
+                report.errors.append((line, "；".join(reasons)))
+                continue
+            batch.append((line, values))
+            if len(batch) >= batch_size:
+                _write_batch(session, cache, batch, report)
+                batch = []
+        if positions is None:
+            report.errors.append((1, "文件为空：第一行应为表头 " + ",".join(COLUMNS)))
+    except ImportError_ as exc:
+        report.errors.append((0, str(exc)))
+    finally:
+        if close:
+            fh.close()
+    if batch:  # good rows read before a file-level problem are kept too
+        _write_batch(session, cache, batch, report)
+    log.info("graduate import: %s created, %s updated, %s bad rows", report.created, report.updated,
+             len(report.errors))
+    return report
