@@ -60,7 +60,7 @@ def graduates_text(sender: Sender) -> str:
     lines = [f"{header}\n共 {summary.graduates} 人。",
              _top_line("就业意愿", top(summary.intentions, 5)),
              _top_line("期望城市", top(summary.cities, 3)),
-             _top_line("期望行业", top(summary.industries, 3)),
+             _top_line("期望行业/岗位", top(summary.industries, 3)),
              _top_line("其他期望", top(summary.other_expectations, 3))]
     if summary.no_expectation:
         lines.append(f"求职期望{UNFILLED} {summary.no_expectation} 人")

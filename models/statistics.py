@@ -7,9 +7,11 @@ queries whose WHERE is exactly the leading columns of ix_graduates_scope
 counts are answered from the index alone, so `进展` stays fast at a million
 graduate rows.
 
-求职期望 is free text in the 就业管理系统 export. Two shapes are understood:
-"北京、上海/互联网" (cities before the first "/", industries after it) and the
-labelled "城市：北京；行业：互联网". Anything else counts as one whole value.
+求职期望 is free text in the 就业管理系统 export. Understood shapes: labelled
+"城市：北京；行业：互联网"; "北京、上海/互联网" (cities before the first "/",
+industries or posts after it); segments split by "·" or spaces, "北京 互联网" or
+"南京 · 软件开发 · 8k以上" (city, industry or post, the rest such as salary
+ignored). A single value ("不限") counts as one whole value.
 """
 from __future__ import annotations
 
@@ -120,9 +122,11 @@ def employment(session: Session, account: Account) -> Employment:
 
 # -- 毕业生信息 ------------------------------------------------------------------
 
-_PART_SPLIT = re.compile(r"[/|｜]")
+_PART_SPLIT = re.compile(r"[/｜|]")
+_SEGMENT_SPLIT = re.compile(r"\s*[·・]\s*|\s+")
 _ITEM_SPLIT = re.compile(r"[、,，;；\s]+")
-_LABELLED = re.compile(r"(城市|地区|地点|行业)\s*[:：]\s*([^;；|｜\n]*)")
+_LABELLED = re.compile(r"(城市|地区|地点|行业|岗位|职位)\s*[:：]\s*([^;；|｜\n]*)")
+_INDUSTRY_LABELS = ("行业", "岗位", "职位")
 
 
 def _items(text: str) -> list[str]:
@@ -130,18 +134,21 @@ def _items(text: str) -> list[str]:
 
 
 def parse_expectation(text: str) -> tuple[list[str], list[str], str | None]:
-    """(cities, industries, other): see the module docstring for the shapes."""
+    """(cities, industries or posts, other): see the module docstring for the shapes."""
     text = (text or "").strip()
     if not text:
         return [], [], None
     labelled = _LABELLED.findall(text)
     if labelled:
-        cities = [x for label, part in labelled if label != "行业" for x in _items(part)]
-        industries = [x for label, part in labelled if label == "行业" for x in _items(part)]
+        cities = [x for label, part in labelled if label not in _INDUSTRY_LABELS for x in _items(part)]
+        industries = [x for label, part in labelled if label in _INDUSTRY_LABELS for x in _items(part)]
         return cities, industries, None
     parts = _PART_SPLIT.split(text, maxsplit=1)
     if len(parts) == 2:
         return _items(parts[0]), _items(parts[1]), None
+    segments = [x for x in _SEGMENT_SPLIT.split(text) if x]
+    if len(segments) >= 2:
+        return _items(segments[0]), _items(segments[1]), None
     return [], [], text
 
 
