@@ -6,7 +6,7 @@ specific commands come first and the help fallback last.
 """
 from __future__ import annotations
 
-from . import accounts, binding, counselor, events, help, pages, staff, stats
+from . import accounts, binding, counselor, events, help, menus, pages, staff, stats
 
 
 def register_all(robot) -> None:
@@ -17,6 +17,7 @@ def register_all(robot) -> None:
     counselor.register(robot)   # counselor 任务, 完成, 签到
     stats.register(robot)       # 进展, 毕业生
     help.register(robot)        # 帮助
+    menus.register(robot)       # 发布菜单, menu buttons that stand for a command
     help.register_fallback(robot)
 
 

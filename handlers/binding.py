@@ -1,6 +1,68 @@
-"""(being written)"""
+"""Binding in chat (SPEC 2): `绑定 手机`, the 6-digit code reply, `解绑`, `诊断`
+(text and the DIAGNOSE button) and the BIND button."""
 from __future__ import annotations
+
+from flask import current_app
+
+from bot.context import forget_sender
+from models import db
+from models.binding import request_bind_code, role_name, unbind, verify_bind_code
+from models.diagnosis import diagnose
+
+from .common import ANY, bind_instructions, click, command, no_account_text
+
+
+def login_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/auth/login"
+
+
+def bind_click_text(sender) -> str:
+    if sender.identity is None:
+        return bind_instructions()
+    if sender.account is None:
+        return no_account_text(sender)
+    return (f"您的微信已绑定：{sender.account.name}（{role_name(sender.account)}）。\n"
+            f"如需换绑其他账号，请先回复「解绑」，再打开 {login_url()} 登录绑定。")
 
 
 def register(robot) -> None:
-    """Registers this module's commands on the robot."""
+    @command(robot, r"绑定(?:手机号?)?\s*(.*)", needs=ANY)
+    def bind_command(message, sender, match):
+        phone = match.group(1).strip()
+        if not phone:
+            return ("请在「绑定」后加上您平台账号的手机号，如：绑定 13800000000\n"
+                    f"也可以打开 {login_url()} 用账号密码登录绑定。")
+        deferred = current_app.config["SMS_BACKEND"] != "console"
+        outcome = request_bind_code(db.session, message.source, phone, deferred=deferred)
+        if outcome.kind == "sent":
+            return outcome.message + "请直接回复短信中的6位验证码完成绑定。"
+        return outcome.message
+
+    @command(robot, r"\d{6}", needs=ANY)
+    def code_reply(message, sender, match):
+        outcome = verify_bind_code(db.session, message.source, match.group(0))
+        if outcome is None:
+            return None  # no code pending for this user: not a binding reply
+        forget_sender()
+        return outcome.message
+
+    @command(robot, r"解绑(?:微信)?", needs=ANY)
+    def unbind_command(message, sender, match):
+        outcome = unbind(db.session, message.source)
+        forget_sender()
+        if not outcome.ok:
+            return outcome.message + "\n" + bind_instructions()
+        return outcome.message
+
+    @command(robot, r"诊断\s*(\d{11})?", needs=ANY)
+    def diagnose_command(message, sender, match):
+        # A message reached us, so the user follows right now.
+        return diagnose(db.session, message.source, phone=match.group(1), following=True).text()
+
+    @click(robot, "DIAGNOSE", needs=ANY)
+    def diagnose_click(message, sender, match):
+        return diagnose(db.session, message.source, following=True).text()
+
+    @click(robot, "BIND", needs=ANY)
+    def bind_click(message, sender, match):
+        return bind_click_text(sender)

@@ -1,0 +1,32 @@
+"""Menu concerns in chat: a ministry account's `发布菜单`, and the menu buttons
+that stand for a chat command (answered as if the command had been typed)."""
+from __future__ import annotations
+
+import logging
+
+from werobot.messages.messages import TextMessage
+
+from bot.dispatch import run_handlers
+from menus.data import CLICK_COMMANDS
+
+from .common import MINISTRY_ONLY, command
+
+log = logging.getLogger(__name__)
+
+
+def register(robot) -> None:
+    @command(robot, r"发布菜单", needs=MINISTRY_ONLY)
+    def publish_menus(message, sender, match):
+        from jobs.menus import enqueue_push
+
+        enqueue_push(message.source)
+        return "菜单发布已开始：先校验菜单，再发布默认菜单和各角色菜单。完成后会发消息告诉您结果。"
+
+    def command_click(message):
+        text = CLICK_COMMANDS.get(message.key or "")
+        if text is None:
+            return None
+        as_text = TextMessage({**message.__dict__, "MsgType": "text", "Content": text})
+        return run_handlers(robot, as_text)
+
+    robot.add_handler(command_click, type="click_event")

@@ -1,0 +1,62 @@
+"""Role tags on WeChat users (SPEC 2, 7): a bound counselor or staff user wears
+its role's tag so it sees its own conditional menu; anyone else wears none.
+
+The job reads the user's role at run time, so a bind followed quickly by an
+unbind (or the reverse) ends right whatever order the jobs run in.
+WeChat failures are retried (rq Retry); a user WeChat does not know is skipped.
+"""
+from __future__ import annotations
+
+import logging
+
+from rq import Retry
+
+import jobs
+
+log = logging.getLogger(__name__)
+
+RETRY = Retry(max=4, interval=[10, 60, 300, 1800])
+# invalid openid, require subscribe: nothing to tag (the user unfollowed, which drops tags anyway)
+SKIP_ERRCODES = {40003, 43004, 46004}
+INVALID_TAG = 45159
+
+
+@jobs.job
+def sync_role_tag(openid: str) -> str:
+    from bot.wechat_api import WeChatError, get_client
+    from menus.push import ensure_role_tags, forget_role_tags
+    from models import db
+    from models.identity import Follower
+    from models.resolution import resolve
+
+    session = db.session
+    sender = resolve(session, openid)
+    if not sender.following:
+        return "not following"
+    role = sender.role if sender.role in ("counselor", "staff") else None
+    client = get_client()
+    try:
+        tags = ensure_role_tags(client)
+        for tag_role, tag_id in tags.items():
+            if tag_role == role:
+                client.tag_users(tag_id, [openid])
+            else:
+                client.untag_users(tag_id, [openid])
+    except WeChatError as exc:
+        if exc.errcode in SKIP_ERRCODES:
+            log.info("tag update skipped: WeChat errcode %s", exc.errcode)
+            return f"skipped ({exc.errcode})"
+        if exc.errcode == INVALID_TAG:
+            forget_role_tags()  # deleted on WeChat's side: recreate on the retry
+        raise  # rq retries
+    follower = session.get(Follower, openid)
+    if follower is None:
+        follower = Follower(openid=openid, following=True)
+        session.add(follower)
+    follower.tags = str(tags[role]) if role else ""
+    session.commit()
+    return role or "untagged"
+
+
+def enqueue_sync(openid: str):
+    return jobs.enqueue(sync_role_tag, openid, queue_name=jobs.DEFAULT, retry=RETRY)

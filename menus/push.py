@@ -1,0 +1,89 @@
+"""Pushing the menus: default menu plus one conditional menu per role tag (SPEC 7).
+
+Everything is validated first, so a bad menu never reaches WeChat half-pushed.
+The role tags' ids are looked up (tags/get) or created (tags/create) and kept
+in Redis for the tag jobs.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+
+from bot.store import get_redis
+from bot.wechat_api import WeChatClient, WeChatError, get_client
+
+from .data import MENU_TITLES, ROLE_TAGS, all_menus
+from .validate import validate_menus
+
+log = logging.getLogger(__name__)
+
+TAG_CACHE_KEY = "fdy:wechat:role_tags"
+TAG_CACHE_TTL = 86400
+TAG_NAME_DUPLICATE = 45157
+
+
+def _cached_tags() -> dict[str, int] | None:
+    try:
+        raw = get_redis().hgetall(TAG_CACHE_KEY)
+    except Exception:  # noqa: BLE001 - Redis down: ask WeChat
+        return None
+    tags = {k.decode(): int(v) for k, v in raw.items()}
+    return tags if set(tags) >= set(ROLE_TAGS) else None
+
+
+def forget_role_tags() -> None:
+    try:
+        get_redis().delete(TAG_CACHE_KEY)
+    except Exception:  # noqa: BLE001
+        log.warning("could not clear the role tag cache")
+
+
+def ensure_role_tags(client: WeChatClient | None = None, refresh: bool = False) -> dict[str, int]:
+    """{role: WeChat tag id}, creating the tags that do not exist yet."""
+    if not refresh:
+        cached = _cached_tags()
+        if cached is not None:
+            return cached
+    client = client or get_client()
+    existing = {t["name"]: int(t["id"]) for t in client.get_tags()}
+    tags = {}
+    for role, name in ROLE_TAGS.items():
+        if name not in existing:
+            try:
+                existing[name] = int(client.create_tag(name)["id"])
+                log.info("created WeChat tag %s", name)
+            except WeChatError as exc:
+                if exc.errcode != TAG_NAME_DUPLICATE:  # created meanwhile by another process
+                    raise
+                existing = {t["name"]: int(t["id"]) for t in client.get_tags()}
+        tags[role] = existing[name]
+    try:
+        redis = get_redis()
+        redis.delete(TAG_CACHE_KEY)
+        redis.hset(TAG_CACHE_KEY, mapping=tags)
+        redis.expire(TAG_CACHE_KEY, TAG_CACHE_TTL)
+    except Exception:  # noqa: BLE001
+        log.warning("could not cache the role tags")
+    return tags
+
+
+def push_menus(client: WeChatClient | None = None) -> dict:
+    """Validate, then replace every menu. Returns what was pushed; raises MenuError or WeChatError."""
+    menus = all_menus(current_app.config)
+    validate_menus(menus)
+    client = client or get_client()
+    tags = ensure_role_tags(client, refresh=True)
+    client.delete_menu()
+    client.create_menu({"button": menus["default"]})
+    conditional = {}
+    for role in ROLE_TAGS:
+        answer = client.add_conditional_menu({"button": menus[role], "matchrule": {"tag_id": str(tags[role])}})
+        conditional[role] = str(answer.get("menuid", ""))
+    log.info("menus pushed: default + %s conditional", len(conditional))
+    return {"tags": tags, "conditional": conditional}
+
+
+def summary(result: dict) -> str:
+    names = "、".join(f"{MENU_TITLES[role]}（标签「{ROLE_TAGS[role]}」）" for role in result["conditional"])
+    return f"菜单已发布：{MENU_TITLES['default']}，以及{names}。用户重新进入公众号后即可看到新菜单。"

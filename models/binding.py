@@ -1,0 +1,420 @@
+"""Binding a WeChat openid to an identity account (SPEC 2).
+
+Two ways in: a 6-digit SMS code (chat or login page) and username/phone +
+password (login page). Both end in `_bind()`, which keeps "one openid, one
+identity" and says which of the phone-A outcomes the user is in: bound and
+found, 账号不存在 case 1 (no platform account has the phone) or case 2 (this
+WeChat is already bound to another identity).
+
+Every time-dependent rule reads `clock()` at call time, so tests can travel
+in time by replacing it (monkeypatch models.binding.clock).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .accounts import Account
+from .base import utcnow
+from .identity import Identity, SmsCode, check_password, hash_password
+from .privacy import is_mobile, mask_phone, phone_tail
+from .resolution import active_account_by_phone
+
+log = logging.getLogger(__name__)
+
+PURPOSE_BIND, PURPOSE_RESET = "bind", "reset"
+CODE_TTL = timedelta(minutes=5)
+RESEND_GAP = timedelta(seconds=60)
+DAILY_CAP = 10
+CAP_WINDOW = timedelta(hours=24)
+MAX_CODE_ATTEMPTS = 5
+# A code reply is "pending" for this long after it was sent (expired ones get "已过期").
+PENDING_WINDOW = timedelta(hours=1)
+MAX_PASSWORD_FAILURES = 5
+PASSWORD_LOCK = timedelta(hours=2)
+BEIJING = timezone(timedelta(hours=8), "北京时间")
+
+CAP_MESSAGE = "短信发送次数已达上限，请24小时后重试，或使用账号密码绑定"
+
+
+def clock() -> datetime:
+    """Now, naive UTC. Replaced in tests to travel in time."""
+    return utcnow()
+
+
+def beijing_time(moment: datetime) -> str:
+    """'2026-05-01 14:30' in Beijing time, for messages that say when to retry."""
+    return moment.replace(tzinfo=timezone.utc).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass
+class Outcome:
+    """What a binding step did, with the reply to show (chat or page)."""
+
+    ok: bool
+    kind: str
+    message: str
+    phone: str | None = None
+    identity_id: int | None = None
+    retry_at: datetime | None = None
+    changed_openids: list[str] = field(default_factory=list)
+
+
+# -- texts ----------------------------------------------------------------------
+def case1_text(phone: str, bound: bool = False) -> str:
+    head = "已绑定身份账号，但" if bound else ""
+    return (
+        f"{head}账号不存在：没有使用手机号 {mask_phone(phone)} 的平台账号。\n"
+        f"处理办法：请联系您的上级管理员（辅导员找院系或学校，院系找学校，学校找省级）"
+        f"用手机号 {mask_phone(phone)} 为您创建平台账号，手机号必须完全一致；创建后即可使用，无需重新绑定。\n"
+        "如果您的平台账号用的是另一个手机号，请回复「解绑」后，用那个手机号重新绑定。"
+    )
+
+
+def case2_text(bound_phone: str, wanted_phone: str | None = None, bound_has_account: bool = False) -> str:
+    target = f"手机号 {mask_phone(wanted_phone)}" if wanted_phone else "您的平台账号手机号"
+    if bound_has_account:
+        head = f"当前微信已绑定另一个身份账号（手机尾号{phone_tail(bound_phone)}），一个微信只能绑定一个账号。\n"
+    else:
+        head = (f"账号不存在：当前微信已绑定另一个身份账号（手机尾号{phone_tail(bound_phone)}），"
+                "该手机号没有平台账号。\n")
+    return head + f"处理办法：先回复「解绑」解除现有绑定，再回复「绑定 {wanted_phone or '手机号'}」用{target}重新绑定。"
+
+
+def success_text(account: Account) -> str:
+    unit = account.unit.name if account.unit is not None else ""
+    return (f"绑定成功！{account.name}（{account.level_name}{' · ' + unit if unit else ''}）。\n"
+            "菜单会在几分钟内切换为您的角色菜单。回复「帮助」查看可用命令。")
+
+
+def role_name(account: Account | None) -> str:
+    if account is None:
+        return "无平台账号"
+    return "辅导员" if account.is_counselor else f"{account.level_name}工作人员"
+
+
+# -- lookups ----------------------------------------------------------------------
+def identity_by_phone(session: Session, phone: str) -> Identity | None:
+    return session.scalar(select(Identity).where(Identity.phone == phone))
+
+
+def identity_by_login(session: Session, login: str) -> Identity | None:
+    login = (login or "").strip()
+    if not login:
+        return None
+    return session.scalar(select(Identity).where(or_(Identity.username == login, Identity.phone == login)))
+
+
+def identity_of_openid(session: Session, openid: str) -> Identity | None:
+    return session.scalar(select(Identity).where(Identity.openid == openid))
+
+
+def identity_for_phone(session: Session, phone: str) -> Identity | None:
+    """The identity with this phone; created for an active account that lacks one.
+
+    Accounts normally create their identity (SPEC 2); this repairs an account
+    made before that, so its owner can still bind by SMS or reset a password.
+    """
+    identity = identity_by_phone(session, phone)
+    if identity is not None:
+        return identity
+    account = active_account_by_phone(session, phone)
+    if account is None:
+        return None
+    username = phone
+    if session.scalar(select(Identity.id).where(Identity.username == username)) is not None:
+        username = f"{phone}-{secrets.token_hex(2)}"
+    identity = Identity(username=username, phone=phone, name=account.name,
+                        password_hash=hash_password(secrets.token_urlsafe(12)))
+    session.add(identity)
+    session.flush()
+    account.identity_id = identity.id
+    log.info("identity created for account %s that had none", account.id)
+    return identity
+
+
+# -- SMS codes ----------------------------------------------------------------------
+def _code_hash(purpose: str, phone: str, code: str) -> str:
+    key = (current_app.config.get("SECRET_KEY") or "fdy").encode()
+    return hmac.new(key, f"{purpose}:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def sms_content(purpose: str, code: str) -> str:
+    what = "绑定微信" if purpose == PURPOSE_BIND else "重置密码"
+    return (f"【毕业班辅导员就业工作平台】验证码 {code}，5分钟内有效，用于{what}。"
+            "请勿告诉他人；如非本人操作，请忽略本短信。")
+
+
+def _rate_refusal(session: Session, phone: str, at: datetime) -> Outcome | None:
+    """The SMS caps: 10 codes per phone per 24 h, one per 60 s."""
+    recent = select(SmsCode).where(SmsCode.phone == phone, SmsCode.created_at > at - CAP_WINDOW)
+    count = session.scalar(select(func.count()).select_from(recent.subquery()))
+    if count >= DAILY_CAP:
+        return Outcome(False, "cap", CAP_MESSAGE, phone=phone)
+    last = session.scalar(select(func.max(SmsCode.created_at)).where(SmsCode.phone == phone))
+    if last is not None and at - last < RESEND_GAP:
+        wait = int((RESEND_GAP - (at - last)).total_seconds()) + 1
+        return Outcome(False, "too_soon", f"验证码发送过于频繁，请 {wait} 秒后再试。上一条验证码5分钟内仍然有效。",
+                       phone=phone)
+    return None
+
+
+def _issue_code(session: Session, phone: str, purpose: str, openid: str | None, deferred: bool) -> Outcome:
+    """Create, store (hash only) and send a code; the newest code replaces older ones."""
+    at = clock()
+    refusal = _rate_refusal(session, phone, at)
+    if refusal is not None:
+        return refusal
+    code = f"{secrets.randbelow(10 ** 6):06d}"
+    row = SmsCode(phone=phone, purpose=purpose, openid=openid, code_hash=_code_hash(purpose, phone, code),
+                  created_at=at, expires_at=at + CODE_TTL)
+    session.add(row)
+    session.commit()
+    content = sms_content(purpose, code)
+    if deferred:
+        from jobs.sms import enqueue_code_sms
+
+        enqueue_code_sms(row.id, phone, content, openid)
+    else:
+        from .sms import SmsError, send_sms
+
+        try:
+            send_sms(phone, content)
+        except SmsError:
+            session.delete(row)
+            session.commit()
+            return Outcome(False, "sms_failed", "短信发送失败，请稍后重试，或使用账号密码绑定。", phone=phone)
+    # Older codes stop working once the newer one is on its way.
+    session.execute(update(SmsCode)
+                    .where(SmsCode.phone == phone, SmsCode.purpose == purpose, SmsCode.used_at.is_(None),
+                           SmsCode.id != row.id)
+                    .values(used_at=at))
+    session.commit()
+    return Outcome(True, "sent", f"验证码已发送至 {mask_phone(phone)}，5分钟内有效。", phone=phone)
+
+
+def _check_code(session: Session, row: SmsCode, code: str, at: datetime) -> Outcome | None:
+    """None when `code` is right (the row is consumed); else why not."""
+    if at > row.expires_at:
+        row.used_at = at
+        session.commit()
+        return Outcome(False, "expired", "验证码已过期（有效期5分钟），请重新获取验证码。", phone=row.phone)
+    if not hmac.compare_digest(row.code_hash, _code_hash(row.purpose, row.phone, (code or "").strip())):
+        row.attempts += 1
+        left = MAX_CODE_ATTEMPTS - row.attempts
+        if left <= 0:
+            row.used_at = at
+            session.commit()
+            return Outcome(False, "wrong_code", "验证码错误次数过多，该验证码已失效，请重新获取验证码。",
+                           phone=row.phone)
+        session.commit()
+        return Outcome(False, "wrong_code", f"验证码不正确，请核对短信中的6位数字（还可尝试{left}次）。",
+                       phone=row.phone)
+    row.used_at = at
+    session.commit()
+    return None
+
+
+def request_bind_code(session: Session, openid: str, phone: str, deferred: bool = False) -> Outcome:
+    """`绑定 手机` / the page's SMS form: send a binding code to `phone` for `openid`."""
+    phone = "".join(ch for ch in (phone or "") if ch.isdigit())
+    if not is_mobile(phone):
+        return Outcome(False, "invalid_phone", "手机号格式不正确，请输入11位手机号，如：绑定 13800000000")
+    current = identity_of_openid(session, openid)
+    if current is not None:
+        if current.phone == phone:
+            account = active_account_by_phone(session, phone)
+            if account is None:
+                return Outcome(False, "no_account", case1_text(phone, bound=True), phone=phone)
+            return Outcome(False, "already", f"您的微信已绑定该手机号的账号：{account.name}（{role_name(account)}），无需重复绑定。",
+                           phone=phone)
+        return Outcome(False, "case2", case2_text(current.phone, phone,
+                                                  active_account_by_phone(session, current.phone) is not None),
+                       phone=phone)
+    identity = identity_for_phone(session, phone)
+    if identity is None:
+        session.rollback()
+        return Outcome(False, "case1", case1_text(phone), phone=phone)
+    session.commit()  # keep a repaired identity
+    return _issue_code(session, phone, PURPOSE_BIND, openid, deferred)
+
+
+def pending_bind_code(session: Session, openid: str) -> SmsCode | None:
+    at = clock()
+    return session.scalar(
+        select(SmsCode)
+        .where(SmsCode.openid == openid, SmsCode.purpose == PURPOSE_BIND, SmsCode.used_at.is_(None),
+               SmsCode.created_at > at - PENDING_WINDOW)
+        .order_by(SmsCode.created_at.desc(), SmsCode.id.desc())
+        .limit(1))
+
+
+def verify_bind_code(session: Session, openid: str, code: str) -> Outcome | None:
+    """The 6-digit reply. None when no code is pending for this openid."""
+    row = pending_bind_code(session, openid)
+    if row is None:
+        return None
+    refusal = _check_code(session, row, code, clock())
+    if refusal is not None:
+        return refusal
+    identity = identity_for_phone(session, row.phone)
+    if identity is None:  # the account was deleted meanwhile
+        session.commit()
+        return Outcome(False, "case1", case1_text(row.phone), phone=row.phone)
+    return _bind(session, openid, identity)
+
+
+# -- password -----------------------------------------------------------------------
+def _locked_text(until: datetime) -> str:
+    return (f"密码连续输错{MAX_PASSWORD_FAILURES}次，该账号的密码绑定已锁定2小时，"
+            f"请于 {beijing_time(until)}（北京时间）后重试，或改用短信验证码绑定、忘记密码重置。")
+
+
+def bind_with_password(session: Session, openid: str, login: str, password: str) -> Outcome:
+    """Login page: username or phone + password. 5 wrong in a row lock for 2 hours."""
+    at = clock()
+    identity = identity_by_login(session, login)
+    if identity is None:
+        login_digits = (login or "").strip()
+        identity = identity_for_phone(session, login_digits) if is_mobile(login_digits) else None
+        if identity is None:
+            session.rollback()
+            phone = login_digits if is_mobile(login_digits) else None
+            return Outcome(False, "not_found", "账号不存在：没有找到该用户名或手机号的身份账号，请核对后重试。",
+                           phone=phone)
+        session.commit()
+    if identity.locked_until is not None and identity.locked_until > at:
+        return Outcome(False, "locked", _locked_text(identity.locked_until), phone=identity.phone,
+                       identity_id=identity.id, retry_at=identity.locked_until)
+    if not check_password(identity, password):
+        identity.failed_logins = (identity.failed_logins or 0) + 1
+        if identity.failed_logins >= MAX_PASSWORD_FAILURES:
+            identity.failed_logins = 0
+            identity.locked_until = at + PASSWORD_LOCK
+            session.commit()
+            log.info("password binding of identity %s locked for 2 h", identity.id)
+            return Outcome(False, "locked", _locked_text(identity.locked_until), phone=identity.phone,
+                           identity_id=identity.id, retry_at=identity.locked_until)
+        left = MAX_PASSWORD_FAILURES - identity.failed_logins
+        session.commit()
+        return Outcome(False, "wrong_password",
+                       f"密码错误，还可尝试{left}次（连续输错{MAX_PASSWORD_FAILURES}次将锁定2小时）。",
+                       phone=identity.phone, identity_id=identity.id)
+    identity.failed_logins = 0
+    identity.locked_until = None
+    session.commit()
+    return _bind(session, openid, identity)
+
+
+# -- 忘记密码 ---------------------------------------------------------------------------
+def request_reset_code(session: Session, phone: str, openid: str | None = None) -> Outcome:
+    phone = "".join(ch for ch in (phone or "") if ch.isdigit())
+    if not is_mobile(phone):
+        return Outcome(False, "invalid_phone", "手机号格式不正确，请输入11位手机号。")
+    identity = identity_for_phone(session, phone)
+    if identity is None:
+        session.rollback()
+        return Outcome(False, "not_found", "账号不存在：没有使用该手机号的身份账号。" + case1_text(phone).split("\n", 1)[1],
+                       phone=phone)
+    session.commit()
+    return _issue_code(session, phone, PURPOSE_RESET, openid, deferred=False)
+
+
+def password_problem(password: str) -> str | None:
+    if len(password or "") < 8 or len(password) > 64:
+        return "新密码长度须为8至64位。"
+    if not any(c.isalpha() for c in password) or not any(c.isdigit() for c in password):
+        return "新密码须同时包含字母和数字。"
+    return None
+
+
+def reset_password(session: Session, phone: str, code: str, new_password: str) -> Outcome:
+    phone = "".join(ch for ch in (phone or "") if ch.isdigit())
+    problem = password_problem(new_password)
+    if problem:
+        return Outcome(False, "weak_password", problem, phone=phone)
+    at = clock()
+    row = session.scalar(
+        select(SmsCode)
+        .where(SmsCode.phone == phone, SmsCode.purpose == PURPOSE_RESET, SmsCode.used_at.is_(None))
+        .order_by(SmsCode.created_at.desc(), SmsCode.id.desc())
+        .limit(1))
+    if row is None:
+        return Outcome(False, "no_code", "请先获取验证码（验证码已使用或已失效）。", phone=phone)
+    refusal = _check_code(session, row, code, at)
+    if refusal is not None:
+        return refusal
+    identity = identity_by_phone(session, phone)
+    if identity is None:
+        return Outcome(False, "not_found", "账号不存在：没有使用该手机号的身份账号。", phone=phone)
+    identity.password_hash = hash_password(new_password)
+    identity.failed_logins = 0
+    identity.locked_until = None
+    session.commit()
+    log.info("password of identity %s reset by SMS code", identity.id)
+    return Outcome(True, "reset", f"密码已重置，请用用户名 {mask_phone(identity.username)} 或手机号和新密码登录绑定。",
+                   phone=phone, identity_id=identity.id)
+
+
+# -- bind / unbind ----------------------------------------------------------------------
+def _bind(session: Session, openid: str, identity: Identity) -> Outcome:
+    """Bind `openid` to `identity`: one openid, one identity, both ways."""
+    current = identity_of_openid(session, openid)
+    if current is not None and current.id != identity.id:
+        has_account = active_account_by_phone(session, current.phone) is not None
+        return Outcome(False, "case2", case2_text(current.phone, identity.phone, has_account),
+                       phone=identity.phone, identity_id=identity.id)
+    changed = [openid]
+    # The identity's owner just proved it (code or password): a previous WeChat lets go.
+    if identity.openid and identity.openid != openid:
+        changed.append(identity.openid)
+    identity.openid = openid
+    identity.bound_at = clock()
+    try:
+        session.commit()
+    except IntegrityError:  # a concurrent binding of the same openid won
+        session.rollback()
+        return Outcome(False, "conflict", "绑定未完成：该微信刚刚绑定了其他账号，请回复「诊断」查看。",
+                       phone=identity.phone)
+    sync_tags(changed)
+    account = active_account_by_phone(session, identity.phone)
+    moved = "\n（该账号原先绑定的另一个微信已自动解绑。）" if len(changed) > 1 else ""
+    if account is None:
+        return Outcome(True, "no_account", case1_text(identity.phone, bound=True) + moved, phone=identity.phone,
+                       identity_id=identity.id, changed_openids=changed)
+    return Outcome(True, "bound", success_text(account) + moved, phone=identity.phone, identity_id=identity.id,
+                   changed_openids=changed)
+
+
+def unbind(session: Session, openid: str) -> Outcome:
+    identity = identity_of_openid(session, openid)
+    if identity is None:
+        return Outcome(False, "not_bound", "您的微信没有绑定任何账号，无需解绑。")
+    phone = identity.phone
+    identity.openid = None
+    identity.bound_at = None
+    session.commit()
+    sync_tags([openid])
+    return Outcome(True, "unbound",
+                   f"已解除微信与身份账号（手机尾号{phone_tail(phone)}）的绑定。\n"
+                   "重新绑定：回复「绑定 手机号」，或点击菜单「登录绑定」用账号密码登录。", phone=phone)
+
+
+def sync_tags(openids: list[str]) -> None:
+    """Queue the role-tag update for these WeChat users; a dead Redis must not undo a binding."""
+    from jobs.tags import enqueue_sync
+
+    for openid in openids:
+        try:
+            enqueue_sync(openid)
+        except Exception:  # noqa: BLE001 - logged; the binding itself is committed
+            log.exception("could not queue the tag update for a WeChat user")
