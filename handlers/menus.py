@@ -26,7 +26,8 @@ def register(robot) -> None:
         text = CLICK_COMMANDS.get(message.key or "")
         if text is None:
             return None
-        as_text = TextMessage({**message.__dict__, "MsgType": "text", "Content": text})
+        fields = {k: v for k, v in message.__dict__.items() if k in ("ToUserName", "FromUserName", "CreateTime")}
+        as_text = TextMessage({**fields, "Content": text, "type": "text"})
         return run_handlers(robot, as_text)
 
     robot.add_handler(command_click, type="click_event")

@@ -124,9 +124,13 @@ def diagnose(session: Session, openid: str, phone: str | None = None, following:
     bound_elsewhere = bound is not None and bound.phone != phone
     checks.append(Check(1, "手机号A", True, f"{masked}（{source}）"))
 
-    if account is not None:
+    # Whose account a phone belongs to is shown only to the WeChat bound to that phone.
+    proven = bound is not None and bound.phone == phone
+    if account is not None and proven:
         unit = account.unit.name if account.unit is not None else ""
         checks.append(Check(2, "平台账号", True, f"{account.name}（{account.level_name}{' · ' + unit if unit else ''}）"))
+    elif account is not None:
+        checks.append(Check(2, "平台账号", True, f"存在使用 {masked} 的平台账号"))
     else:
         fix = f"请上级管理员用手机号 {masked} 为您创建平台账号（手机号须完全一致）"
         if bound is not None and not bound_elsewhere:
@@ -134,7 +138,8 @@ def diagnose(session: Session, openid: str, phone: str | None = None, following:
         checks.append(Check(2, "平台账号", False, f"账号不存在：没有使用 {masked} 的平台账号", fix))
 
     if identity is not None:
-        checks.append(Check(3, "身份账号", True, f"存在（用户名 {mask_phone(identity.username)}）"))
+        checks.append(Check(3, "身份账号", True,
+                            f"存在（用户名 {mask_phone(identity.username)}）" if proven else "存在"))
     elif account is not None:
         checks.append(Check(3, "身份账号", False, f"没有手机号为 {masked} 的身份账号",
                             f"回复「绑定 {phone}」，验证短信后会自动补建身份账号"))
