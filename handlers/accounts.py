@@ -38,7 +38,8 @@ USAGE = {
     "rollover": "格式：届别滚动 届别\n例：届别滚动 2027（为您管理范围内的每名辅导员添加2027届）",
 }
 
-_YEARS = re.compile(r"\d{4}([,，、]\d{4})*,?")
+# Tokens of digits are cohorts (a bad one like "26" is then reported as a bad cohort, not a major).
+_YEARS = re.compile(r"[\d,，、]*\d[\d,，、]*")
 
 
 def _args(match) -> list[str]:
@@ -174,7 +175,8 @@ def start_import_from_chat(sender, name: str) -> str:
     """Import a file an admin placed in instance/imports/, as a job that reports back."""
     from jobs.imports import start_import
 
-    folder = os.path.join(current_app.instance_path, IMPORT_DIR)
+    # IMPORT_DIR may be set in app.config (tests, other layouts); default instance/imports.
+    folder = current_app.config.get("IMPORT_DIR") or os.path.join(current_app.instance_path, IMPORT_DIR)
     if not name:
         return f"格式：导入毕业生 文件名\n文件须先由管理员放到服务器目录 {folder} 下（.csv 或 .xlsx）。"
     if "/" in name or "\\" in name or name.startswith(".") or not name.lower().endswith((".csv", ".xlsx")):

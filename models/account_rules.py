@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 MIN_COHORT, MAX_COHORT = 2000, 2100
 MAX_SUGGESTIONS = 3
+# Below this difflib ratio a name is not "close": suggesting it would only confuse.
+MIN_SIMILARITY = 0.3
 CLI_ACTOR = "命令行"
 
 # Who may create each level, said the way a refusal needs it.
@@ -88,7 +90,7 @@ def suggest(name: str, candidates, n: int = MAX_SUGGESTIONS) -> list[str]:
         ratio = SequenceMatcher(None, key, ck).ratio()
         if key and ck and (key in ck or ck in key):
             ratio += 0.5
-        if ratio > 0:
+        if ratio >= MIN_SIMILARITY:
             scored.append((-ratio, cand))
     return [cand for _, cand in sorted(scored)[:n]]
 
@@ -98,6 +100,8 @@ def not_found_text(what: str, name: str, where: str, candidates) -> str:
     text = f"{what}“{name}”与{where}就业数据中的名称不一致"
     if near:
         return text + "，最接近的有：" + "、".join(near) + "（须与就业数据完全一致）"
+    if candidates:
+        return text + "，也没有相近的名称，请核对后按就业数据中的名称填写"
     return text + "，且该范围内还没有任何" + what + "，请先导入就业数据"
 
 
@@ -126,7 +130,7 @@ def match_majors(session, college: Unit, names) -> tuple[list[Major], list[str]]
     chosen, reasons = [], []
     for name in names:
         key = norm(name)
-        hits = [m for m in majors if norm(m.label) == key] or [m for m in majors if norm(m.name) == key]
+        hits = [m for m in majors if norm(m.name) == key] or [m for m in majors if norm(m.label) == key]
         if hits:
             chosen += [m for m in hits if m not in chosen]
         else:

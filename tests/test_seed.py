@@ -1,0 +1,55 @@
+"""`flask --app wsgi seed demo`: built through the importer and the account rules, idempotent."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from models import Account, AuditLog, Graduate, SmsOutbox, Unit
+from models.seed import ACCOUNTS
+from models.vocab import COLLEGE, COUNSELOR, MINISTRY, PROVINCE, SCHOOL, STAFF_LEVELS
+
+
+def count(db, model, *where):
+    return db.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_seed_demo_builds_a_believable_set_and_reruns_cleanly(runner, db):
+    first = runner.invoke(args=["seed", "demo"])
+    assert first.exit_code == 0, first.output
+    assert "错误 0 行" in first.output and f"账号：新建 {len(ACCOUNTS)} 个，已存在 0 个。" in first.output
+    for spec in ACCOUNTS:  # the demo phones and levels, for binding in the simulator
+        assert spec.phone in first.output
+    assert "演示数据已就绪" in first.output
+
+    assert count(db, Unit, Unit.kind == PROVINCE) == 1
+    assert count(db, Unit, Unit.kind == SCHOOL) == 2
+    assert count(db, Unit, Unit.kind == COLLEGE) >= 4
+    graduates = count(db, Graduate)
+    assert 200 <= graduates <= 1000
+    assert count(db, Graduate, Graduate.destination == "待就业") > 0
+    assert count(db, Graduate, Graduate.destination == "协议就业") > 0
+    assert count(db, Graduate, Graduate.expectation != "") > 0
+
+    accounts = db.scalars(select(Account).where(Account.active.is_(True))).all()
+    levels = {a.level for a in accounts}
+    assert levels == {MINISTRY, *STAFF_LEVELS, COUNSELOR}
+    for acc in accounts:
+        assert acc.identity_id is not None
+        if acc.level == COUNSELOR:
+            assert acc.majors and acc.cohorts and acc.study_level
+            assert all(m.college_id == acc.college_id for m in acc.majors)
+    # Each account was created by its superior, through the rules (audited, SMS recorded).
+    by_phone = {a.phone: a for a in accounts}
+    for spec in ACCOUNTS:
+        creator = by_phone[spec.creator].id if spec.creator else None
+        assert by_phone[spec.phone].created_by_id == creator
+    assert count(db, AuditLog, AuditLog.action == "create") == len(ACCOUNTS)
+    assert count(db, SmsOutbox) == len(ACCOUNTS)
+
+    second = runner.invoke(args=["seed", "demo"])
+    assert second.exit_code == 0, second.output
+    assert f"新增 0 条，更新 {graduates} 条" in second.output
+    assert f"账号：新建 0 个，已存在 {len(ACCOUNTS)} 个。" in second.output
+    db.expire_all()
+    assert count(db, Graduate) == graduates
+    assert count(db, Account) == len(ACCOUNTS)
+    assert count(db, SmsOutbox) == len(ACCOUNTS)
