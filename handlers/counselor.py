@@ -1,6 +1,114 @@
-"""(being written)"""
+"""Counselor task commands (SPEC 6): 任务, 任务 N, 完成 N, 签到 N.
+
+`任务` and `任务 N` serve both roles: a staff user gets its supervision view
+(handlers/staff.py). 完成 and 签到 are committed before the reply is returned.
+"""
 from __future__ import annotations
+
+from flask import current_app
+
+from models import db
+from models import task_rules
+from models.tasks import Task, local_text
+from models.vocab import TASK_TYPE_SHORT
+
+from .common import ACCOUNT, COUNSELOR_ONLY, command
+from . import staff
+
+CONFIDENTIAL_NOTE = "本任务保密，仅限本人学习，无需转发学生"
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _base() -> str:
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+
+
+def _status(task: Task, rec) -> str:
+    if task.status == "cancelled":
+        return "已撤销"
+    parts = [f"已完成（{local_text(rec.completed_at, '%m-%d %H:%M')}）" if rec.completed_at else "待完成"]
+    if task.is_live:
+        parts.append("已签到" if rec.checked_in_at else "未签到")
+    return "，".join(parts)
+
+
+def counselor_task_list(sender) -> str:
+    pending, done = task_rules.counselor_tasks(db.session, sender.account)
+    if not pending and not done:
+        return "您目前没有收到任务。有新任务时会通过公众号消息通知您。"
+    lines = []
+    if pending:
+        total = task_rules.pending_count_for(db.session, sender.account)
+        lines.append(f"待办任务 {total} 个" + (f"（列出前{len(pending)}个）" if total > len(pending) else "") + "：")
+        for task, rec in pending:
+            due = f" 截止{local_text(task.deadline, '%m-%d %H:%M')}" if task.deadline else ""
+            if task.is_live and task.live_start:
+                due = f" 直播{local_text(task.live_start, '%m-%d %H:%M')}"
+            lines.append(f"#{task.id} [{TASK_TYPE_SHORT.get(task.type, '其他')}] {_clip(task.title, 18)}{due} {_status(task, rec)}")
+    else:
+        lines.append("待办任务：无，全部完成了。")
+    if done:
+        lines.append("最近完成：")
+        for task, rec in done:
+            lines.append(f"#{task.id} {_clip(task.title, 18)} {_status(task, rec)}")
+    lines.append("回复「任务 编号」看详情，「完成 编号」标记完成，直播课回复「签到 编号」。")
+    lines.append(f"任务页：{_base()}/tasks/")
+    return "\n".join(lines)
+
+
+def counselor_task_detail(sender, task_id: int) -> str:
+    rec = task_rules.received(db.session, sender.account, task_id)
+    if rec is None:
+        return f"没有找到派发给您的任务 #{task_id}。回复「任务」查看您收到的任务。"
+    task = rec.task
+    lines = [f"任务 #{task.id}「{task.title}」",
+             f"类型：{TASK_TYPE_SHORT.get(task.type, '其他')}　届别：{task.cohort}",
+             f"派发：{task.issuer.unit.name if task.issuer and task.issuer.unit else ''}"]
+    if task.deadline:
+        lines.append(f"截止：{local_text(task.deadline)}")
+    if task.is_live and task.live_start:
+        opens, closes = task_rules.checkin_window(task)
+        lines.append(f"直播：{local_text(task.live_start)} 至 {local_text(task.live_end)}")
+        lines.append(f"签到时间：{local_text(opens)} 至 {local_text(closes)}")
+    elif task.live_start:
+        lines.append(f"时间：{local_text(task.live_start)} 至 {local_text(task.live_end)}")
+    lines.append(f"状态：{_status(task, rec)}")
+    if task.confidential:
+        lines.append(CONFIDENTIAL_NOTE)
+    lines.append(f"内容：{_clip(task.content, 220)}")
+    if task.link:
+        lines.append(f"链接：{_clip(task.link, 120)}")
+    actions = [] if rec.completed_at else [f"「完成 {task.id}」"]
+    if task.is_live and not rec.checked_in_at:
+        actions.append(f"「签到 {task.id}」")
+    if actions and task.status != "cancelled":
+        lines.append("回复" + "或".join(actions) + "。")
+    lines.append(f"详情：{_base()}/tasks/{task.id}")
+    return "\n".join(lines)
 
 
 def register(robot) -> None:
-    """Registers this module's commands on the robot."""
+    @command(robot, r"(任务|我的任务|任务列表)", needs=ACCOUNT)
+    def tasks_command(message, sender, match):
+        if sender.account.is_counselor:
+            return counselor_task_list(sender)
+        return staff.staff_task_list(sender)
+
+    @command(robot, r"任务\s*#?(\d{1,9})", needs=ACCOUNT)
+    def task_command(message, sender, match):
+        task_id = int(match.group(1))
+        if sender.account.is_counselor:
+            return counselor_task_detail(sender, task_id)
+        task = staff.visible_task(sender, task_id)
+        return staff.staff_task_detail(sender, task) if task else staff._not_found(task_id)
+
+    @command(robot, r"完成\s*#?(\d{1,9})", needs=COUNSELOR_ONLY)
+    def complete_command(message, sender, match):
+        return task_rules.complete(db.session, sender.account, int(match.group(1))).text
+
+    @command(robot, r"签到\s*#?(\d{1,9})", needs=COUNSELOR_ONLY)
+    def checkin_command(message, sender, match):
+        return task_rules.check_in(db.session, sender.account, int(match.group(1))).text

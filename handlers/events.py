@@ -39,5 +39,13 @@ def register(robot) -> None:
         set_following(message.source, False)
         return None
 
+    def on_template_finish(message):
+        # TEMPLATESENDJOBFINISH: 已送达 / 拒收 / 发送失败 on the notification with this MsgID.
+        from jobs.notify import record_receipt
+
+        record_receipt(db.session, message.source, str(message.message_id), getattr(message, "status", "") or "")
+        return None
+
     robot.add_handler(on_subscribe, type="subscribe_event")
     robot.add_handler(on_unsubscribe, type="unsubscribe_event")
+    robot.add_handler(on_template_finish, type="templatesendjobfinish_event")

@@ -1,6 +1,237 @@
-"""(being written)"""
+"""Staff task commands (SPEC 3, 5): 派发/确认/取消, 进度 N, 未完成 N, 触达, 催办 N, 撤销 N.
+
+Nothing here calls WeChat: notifications are queued (jobs/notify.py) after the
+database commit, so the webhook answers in time and nothing is lost.
+"""
 from __future__ import annotations
+
+import logging
+
+import redis
+from flask import current_app
+
+from bot.store import get_redis
+from models import db
+from models import dispatch as dispatch_rules
+from models import task_rules
+from models.privacy import phone_tail
+from models.tasks import Task, local_text
+from models.vocab import TASK_TYPE_SHORT
+
+from .common import STAFF, command
+
+log = logging.getLogger(__name__)
+
+REPLY_LIMIT = 600
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _base() -> str:
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+
+
+def _not_found(task_id: int) -> str:
+    return f"没有找到任务 #{task_id}，或它不在您的管理范围内。回复「任务」查看您能看到的任务。"
+
+
+def visible_task(sender, task_id: int) -> Task | None:
+    task = db.session.get(Task, task_id)
+    if task is None or not task_rules.can_see(db.session, sender.account, task):
+        return None
+    return task
+
+
+# -- 派发 / 确认 / 取消 -------------------------------------------------------------------
+def dispatch_reply(sender, text: str) -> str:
+    account = sender.account
+    body = text.strip()
+    if body.replace("派发", "", 1).strip() == "":
+        return dispatch_rules.form_template(account)
+    draft, errors = dispatch_rules.parse(db.session, account, body)
+    if errors:
+        head = f"派发内容有 {len(errors)} 处需要修改：\n"
+        tail = "\n改好后请重新发送整条「派发」消息；回复「派发」查看格式。"
+        lines, used = [], len(head) + len(tail)
+        for i, err in enumerate(errors, start=1):
+            line = f"{i}. {err}"
+            if used + len(line) + 1 > REPLY_LIMIT - 20:
+                lines.append(f"……另有 {len(errors) - i + 1} 处")
+                break
+            lines.append(line)
+            used += len(line) + 1
+        return head + "\n".join(lines) + tail
+    total, unreachable = dispatch_rules.count_recipients(db.session, account, draft)
+    if total == 0:
+        return ("没有符合条件的辅导员：请检查届别、层次和范围（辅导员须负责该届别）。未生成派发草稿，"
+                "修改后请重新发送「派发」消息。")
+    try:
+        dispatch_rules.save_draft(get_redis(), account.id, draft)
+    except redis.RedisError:
+        log.warning("dispatch draft could not be saved (redis down)")
+        return "系统暂时无法保存派发草稿，请稍后重新发送。"
+    return dispatch_rules.preview_text(draft, total, unreachable)
+
+
+def confirm_reply(sender) -> str:
+    account = sender.account
+    try:
+        draft = dispatch_rules.take_draft(get_redis(), account.id)
+    except redis.RedisError:
+        return "系统暂时无法读取派发草稿，请稍后回复「确认」。"
+    if draft is None:
+        return "没有待确认的派发（草稿10分钟内有效）。请重新发送「派发」消息。"
+    task, total, unreachable = dispatch_rules.create_task(db.session, account, draft)
+    from jobs.notify import start_dispatch_fanout
+
+    text = dispatch_rules.confirmation_text(task, total, unreachable)
+    try:
+        start_dispatch_fanout(task.id)
+    except redis.RedisError:
+        log.error("task %s created but its notifications could not be queued (redis down)", task.id)
+        text += "\n（通知排队暂时失败，系统恢复后会补发。）"
+    return text
+
+
+# -- supervision --------------------------------------------------------------------------
+def progress_text(sender, task: Task) -> str:
+    p = task_rules.progress(db.session, sender.account, task)
+    scope = "全部接收人" if task.issuer_id == sender.account.id else "您管理范围内"
+    lines = [f"任务 #{task.id}「{_clip(task.title, 24)}」（{TASK_TYPE_SHORT.get(task.type, task.type)}）"
+             + ("【已撤销】" if task.status == "cancelled" else ""),
+             f"{scope}辅导员 {p.total} 人：已完成 {p.done}/{p.total}，未完成 {p.pending}，"
+             f"未触达 {p.unreachable}，已送达 {p.delivered}"]
+    if task.is_live:
+        lines.append(f"直播课：已标记完成 {p.completed}，已签到 {p.checked_in}（两者都做到才算完成）")
+    if p.refused:
+        lines.append(f"拒收通知 {p.refused} 人")
+    if p.units:
+        more = f"（共{p.unit_count}个，列出未完成最多的{len(p.units)}个）" if p.unit_count > len(p.units) else ""
+        lines.append(f"按{p.unit_kind}{more}：")
+        for u in p.units:
+            lines.append(f"{_clip(u.name, 14)}：已完成 {u.done}/{u.total}，未完成 {u.pending}，未触达 {u.unreachable}")
+    lines.append(f"名单：回复「未完成 {task.id}」；催办：回复「催办 {task.id}」")
+    lines.append(f"详情：{_base()}/progress/{task.id}")
+    return "\n".join(lines)
+
+
+def pending_text(sender, task: Task) -> str:
+    total, rows = task_rules.pending_recipients(db.session, sender.account, task, limit=20)
+    if total == 0:
+        return f"任务 #{task.id} 在您管理的范围内没有未完成的辅导员。"
+    lines = [f"任务 #{task.id} 未完成 {total} 人" + ("（列出前20人）：" if total > 20 else "：")]
+    for account, college, rec in rows:
+        mark = "（未触达）" if rec.notify_state == "unreachable" else ""
+        if task.is_live and rec.completed_at is not None:
+            mark += "（未签到）"
+        lines.append(f"{_clip(account.name, 12)} {_clip(college, 12)} 尾号{phone_tail(account.phone)}{mark}")
+    if total > 20:
+        lines.append(f"完整情况：{_base()}/progress/{task.id}")
+    return "\n".join(lines)
+
+
+def reach_text(sender) -> str:
+    r = task_rules.reach(db.session, sender.account, limit=20)
+    lines = [f"您管理的辅导员 {r.total} 人：已绑定 {r.bound} 人，其中关注公众号 {r.following} 人；"
+             f"未绑定 {r.total - r.bound} 人。收不到任务通知（未触达）{r.unreachable} 人。"]
+    if r.not_bound:
+        lines.append("未绑定的辅导员" + ("（前20人）：" if r.total - r.bound > 20 else "："))
+        for account, college in r.not_bound:
+            lines.append(f"{_clip(account.name, 12)} {_clip(college, 12)} 尾号{phone_tail(account.phone)}")
+        lines.append("请提醒他们关注公众号并回复「绑定 手机号」完成绑定。")
+    return "\n".join(lines)
+
+
+def staff_task_list(sender) -> str:
+    account = sender.account
+    tasks = task_rules.staff_tasks(db.session, account, limit=8)
+    if not tasks:
+        return "暂无任务：您还没有派发任务，您管理的辅导员也没有收到任务。回复「派发」查看派发格式。"
+    lines = ["最近的任务（已完成/人数为您管理范围内）："]
+    for task in tasks:
+        p = task_rules.progress(db.session, account, task)
+        mine = "我派发 " if task.issuer_id == account.id else ""
+        status = "【已撤销】" if task.status == "cancelled" else ""
+        lines.append(f"#{task.id} {mine}{_clip(task.title, 16)}{status} 已完成 {p.done}/{p.total}")
+    lines.append("回复「进度 编号」查看进度，「未完成 编号」查看名单，「催办 编号」提醒未完成的辅导员。")
+    return "\n".join(lines)
+
+
+def staff_task_detail(sender, task: Task) -> str:
+    lines = [f"任务 #{task.id}「{task.title}」",
+             f"类型：{TASK_TYPE_SHORT.get(task.type, task.type)}　届别：{task.cohort}　层次：{'、'.join(task.level_list)}",
+             f"派发：{task.issuer.name}（{task.issuer.unit.name}）{local_text(task.created_at)}"]
+    if task.deadline:
+        lines.append(f"截止：{local_text(task.deadline)}")
+    if task.live_start:
+        lines.append(f"时间：{local_text(task.live_start)} 至 {local_text(task.live_end)}")
+    if task.confidential:
+        lines.append("保密任务")
+    lines.append(f"内容：{_clip(task.content, 160)}")
+    p = task_rules.progress(db.session, sender.account, task)
+    lines.append(f"已完成 {p.done}/{p.total}，未触达 {p.unreachable}。回复「进度 {task.id}」查看详情。")
+    return "\n".join(lines)
 
 
 def register(robot) -> None:
-    """Registers this module's commands on the robot."""
+    @command(robot, r"派发(?:\s.*)?", needs=STAFF)
+    def dispatch_command(message, sender, match):
+        return dispatch_reply(sender, message.content or "")
+
+    @command(robot, r"确认(?:派发)?", needs=STAFF)
+    def confirm_command(message, sender, match):
+        return confirm_reply(sender)
+
+    @command(robot, r"取消(?:派发)?", needs=STAFF)
+    def cancel_command(message, sender, match):
+        try:
+            dropped = dispatch_rules.drop_draft(get_redis(), sender.account.id)
+        except redis.RedisError:
+            dropped = False
+        return "已取消，本次派发没有发出。" if dropped else "没有待确认的派发，无需取消。"
+
+    @command(robot, r"进度\s*#?(\d{1,9})", needs=STAFF)
+    def progress_command(message, sender, match):
+        task = visible_task(sender, int(match.group(1)))
+        return progress_text(sender, task) if task else _not_found(int(match.group(1)))
+
+    @command(robot, r"未完成\s*#?(\d{1,9})", needs=STAFF)
+    def pending_command(message, sender, match):
+        task = visible_task(sender, int(match.group(1)))
+        return pending_text(sender, task) if task else _not_found(int(match.group(1)))
+
+    @command(robot, r"(触达|触达情况)", needs=STAFF)
+    def reach_command(message, sender, match):
+        return reach_text(sender)
+
+    @command(robot, r"催办\s*#?(\d{1,9})", needs=STAFF)
+    def urge_command(message, sender, match):
+        task = visible_task(sender, int(match.group(1)))
+        if task is None:
+            return _not_found(int(match.group(1)))
+        result = task_rules.urge(db.session, sender.account, task)
+        if result.ok:
+            from jobs.reminders import start_urge
+
+            try:
+                start_urge(result.urge.id)
+            except redis.RedisError:
+                log.error("urge %s recorded but not queued (redis down)", result.urge.id)
+        return result.text
+
+    @command(robot, r"撤销\s*#?(\d{1,9})", needs=STAFF)
+    def withdraw_command(message, sender, match):
+        task = visible_task(sender, int(match.group(1)))
+        if task is None:
+            return _not_found(int(match.group(1)))
+        outcome = task_rules.cancel(db.session, sender.account, task)
+        if outcome.ok:
+            from jobs.reminders import cancel
+
+            try:
+                cancel(task.id)
+            except redis.RedisError:
+                log.warning("reminders of task %s not removed now; the reminder job re-checks", task.id)
+        return outcome.text

@@ -1,7 +1,7 @@
 """Tasks, their recipients fixed at dispatch, and per-recipient notifications (SPEC 3)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -53,6 +53,10 @@ class TaskRecipient(Base):
         UniqueConstraint("task_id", "account_id"),
         Index("ix_task_recipients_account", "account_id", "task_id"),
         Index("ix_task_recipients_scope", "task_id", "school_id", "college_id"),
+        # "tasks with a recipient I manage" starts from the staff user's unit.
+        Index("ix_task_recipients_province", "province_id", "task_id"),
+        Index("ix_task_recipients_school", "school_id", "task_id"),
+        Index("ix_task_recipients_college", "college_id", "task_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,7 +81,10 @@ class Notification(Base):
     """One template message of one kind to one recipient: sent at most once (SPEC 10)."""
 
     __tablename__ = "notifications"
-    __table_args__ = (UniqueConstraint("task_id", "account_id", "kind"),)
+    __table_args__ = (
+        UniqueConstraint("task_id", "account_id", "kind"),
+        Index("ix_notifications_work", "task_id", "kind", "state", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
@@ -92,3 +99,52 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A sender's lease on the row (jobs/notify.py): who holds it and since when.
+    # A lease not refreshed for a while belongs to a dead worker and is taken over.
+    claim: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # After a rate limit or an outage: not to be retried before this time.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # From TEMPLATESENDJOBFINISH: '' / delivered / refused / failed.
+    delivery: Mapped[str] = mapped_column(String(16), default="")
+
+
+class TaskUrge(Base):
+    """One 催办 by one staff user: the 2-hour limit is read from here, not from Redis."""
+
+    __tablename__ = "task_urges"
+    __table_args__ = (Index("ix_task_urges_task_staff", "task_id", "staff_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    pending_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- time as users read and write it ---------------------------------------------
+# Users live on Beijing time; the database keeps naive UTC.
+BEIJING = timezone(timedelta(hours=8))
+LOCAL_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def clock() -> datetime:
+    """Now, naive UTC. Every task rule reads the time here, so tests can move it."""
+    return utcnow()
+
+
+def to_local(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=timezone.utc).astimezone(BEIJING).replace(tzinfo=None)
+
+
+def local_text(dt: datetime | None, fmt: str = LOCAL_FORMAT) -> str:
+    """'2026-11-30 18:00' in Beijing time ('' for None)."""
+    local = to_local(dt)
+    return local.strftime(fmt) if local else ""
+
+
+def from_local(local: datetime) -> datetime:
+    """A naive Beijing wall-clock time to naive UTC."""
+    return local.replace(tzinfo=BEIJING).astimezone(timezone.utc).replace(tzinfo=None)

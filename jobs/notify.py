@@ -1,0 +1,446 @@
+"""Template-message fan-out: one message per (task, counselor, kind), exactly once (SPEC 3, 10).
+
+Each message is a Notification row with a deterministic client_msg_id. A sender
+takes a *lease* on the rows it will send (claim token + claimed_at, refreshed
+while it works), marks a chunk 'sending' and commits BEFORE calling WeChat,
+then records the outcome. A worker that dies leaves rows leased and
+'pending'/'sending'; once the lease is stale another job takes them over and
+sends them again with the SAME client_msg_id, which WeChat (and the simulator)
+drops when the first call had in fact gone through. So: at most one message a
+row, and at least one unless WeChat refuses it (then the refusal is recorded).
+
+Jobs: fan_out (rows + one send_batch per BATCH_SIZE rows + a finisher that
+rescues abandoned leases as soon as the batches have been taken) and a watch
+job every WATCH_EVERY until no row is left unsent (the slow backstop, through
+the rq scheduler). Rate limits (45009), 5xx and timeouts release the rows with
+a not_before time and re-enqueue the rest later: nothing is dropped.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import and_, bindparam, case, cast, exists, func, insert, literal, or_, select, update, String
+
+import jobs
+from bot.wechat_api import TOKEN_ERRCODES, WeChatError, get_client
+from models import db
+from models.accounts import Account
+from models.base import utcnow
+from models.dispatch import reachable_clause, with_reach
+from models.identity import Identity
+from models.tasks import Notification, Task, TaskRecipient, local_text
+from models.vocab import TASK_TYPE_SHORT
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+CHUNK = 50
+LEASE_STALE = timedelta(seconds=20)
+LEASE_REFRESH = 3.0
+FINISH_WAIT = 240.0
+WATCH_EVERY = timedelta(minutes=10)
+WATCH_ROUNDS = 144
+BATCH_TIMEOUT = 900
+
+UNREACHABLE_CODES = {43004, 40003, 43019, 43101}
+OPEN_STATES = ("pending", "sending")
+
+KIND_TASK = "task"
+KIND_DEADLINE = "remind_deadline"
+KIND_LIVE = "remind_live"
+
+
+def urge_kind(urge_id: int) -> str:
+    return f"urge:{urge_id}"
+
+
+def _job_key(kind: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", kind)
+
+
+def client_msg_id(task_id: int, kind: str, account_id: int) -> str:
+    return f"fdy-{task_id}-{_job_key(kind)}-{account_id}"
+
+
+# -- template values within WeChat's category-template limits --------------------------------
+def fit_thing(text: str, limit: int = 20) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fit_phrase(text: str) -> str:
+    return (text or "")[:5]
+
+
+def fit_chars(text: str) -> str:
+    """character_string: ≤32, letters, digits and symbols only (no Chinese)."""
+    return re.sub(r"[^\x21-\x7e]", "", text or "")[:32]
+
+
+def _when(task: Task) -> datetime:
+    return task.deadline or task.live_start or task.created_at
+
+
+def template_data(task: Task, kind: str, issuer_unit: str = "") -> dict:
+    if kind == KIND_TASK:
+        values = {
+            "thing1": fit_thing(task.title),
+            "phrase2": fit_phrase(TASK_TYPE_SHORT.get(task.type, "其他")),
+            "time3": local_text(_when(task)),
+            "thing4": fit_thing(issuer_unit or "上级单位"),
+            "character_string5": fit_chars(f"T{task.id}"),
+        }
+    else:
+        if kind == KIND_LIVE:
+            note, phrase, when = "直播即将开始，请准时签到", "待签到", task.live_start
+        elif kind == KIND_DEADLINE:
+            note, phrase, when = "距截止不足24小时，请尽快完成", "待完成", task.deadline
+        else:
+            note, phrase, when = "上级提醒您尽快完成此任务", "催办", task.deadline or task.live_start
+        values = {
+            "thing1": fit_thing(task.title),
+            "time2": local_text(when or task.created_at),
+            "thing3": fit_thing(note),
+            "phrase4": fit_phrase(phrase),
+            "character_string5": fit_chars(f"T{task.id}"),
+        }
+    return {key: {"value": value} for key, value in values.items()}
+
+
+def task_url(task_id: int) -> str:
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + f"/tasks/{task_id}"
+
+
+def template_id_for(kind: str) -> str | None:
+    cfg = current_app.config
+    if kind == KIND_TASK:
+        return cfg.get("TEMPLATE_TASK_ID")
+    return cfg.get("TEMPLATE_REMINDER_ID") or cfg.get("TEMPLATE_TASK_ID")
+
+
+# -- rows -------------------------------------------------------------------------------------
+def create_notifications(session, task_id: int, kind: str, *conditions) -> int:
+    """One row per recipient of the task matching `conditions`, in one INSERT … SELECT.
+
+    Idempotent: rows already there for (task, kind) are left alone. Rows of
+    recipients without a bound openid, or no longer following, start as 'unreachable'.
+    """
+    already = exists().where(Notification.task_id == task_id, Notification.kind == kind,
+                             Notification.account_id == TaskRecipient.account_id)
+    state = case((reachable_clause(), literal("pending")), else_=literal("unreachable"))
+    cmid = literal(f"fdy-{task_id}-{_job_key(kind)}-", String) + cast(TaskRecipient.account_id, String)
+    now = utcnow()
+    rows = with_reach(select(
+        literal(task_id), TaskRecipient.account_id, literal(kind), Identity.openid, state, cmid, literal(0),
+        literal(now), literal(""),
+    ).select_from(TaskRecipient).join(Account, Account.id == TaskRecipient.account_id)).where(
+        TaskRecipient.task_id == task_id, ~already, *conditions)
+    result = session.execute(insert(Notification).from_select(
+        ["task_id", "account_id", "kind", "openid", "state", "client_msg_id", "attempts", "created_at", "delivery"],
+        rows))
+    if kind == KIND_TASK:
+        # Someone unbound between 确认 and now is 未触达 as well.
+        session.execute(update(TaskRecipient).where(
+            TaskRecipient.task_id == task_id,
+            TaskRecipient.account_id.in_(select(Notification.account_id).where(
+                Notification.task_id == task_id, Notification.kind == kind, Notification.state == "unreachable")))
+            .values(notify_state="unreachable"))
+    session.commit()
+    return result.rowcount or 0
+
+
+def _open_rows(task_id: int, kind: str):
+    return and_(Notification.task_id == task_id, Notification.kind == kind, Notification.state.in_(OPEN_STATES))
+
+
+def lease(session, token: str, task_id: int, kind: str, lo: int | None = None, hi: int | None = None) -> int:
+    """Claim the open rows nobody holds (or whose holder went silent). Atomic per row."""
+    now = utcnow()
+    conds = [_open_rows(task_id, kind),
+             or_(Notification.claim.is_(None), Notification.claimed_at < now - LEASE_STALE),
+             or_(Notification.not_before.is_(None), Notification.not_before <= now)]
+    if lo is not None:
+        conds.append(Notification.id.between(lo, hi))
+    count = session.execute(update(Notification).where(*conds)
+                            .values(claim=token, claimed_at=now)
+                            .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return count or 0
+
+
+def _refresh_lease(session, token: str) -> None:
+    session.execute(update(Notification).where(Notification.claim == token, Notification.state.in_(OPEN_STATES))
+                    .values(claimed_at=utcnow()).execution_options(synchronize_session=False))
+
+
+class Backoff(Exception):
+    def __init__(self, seconds: float, reason: str):
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+def backoff_seconds(errcode: int | None, attempt: int) -> float:
+    if errcode in {45009, 45047, 45011}:  # rate limits: minutes
+        return min(60 * 2 ** attempt, 3600)
+    return min(10 * 2 ** attempt, 600)  # outage, 5xx, timeout: seconds
+
+
+def deliver(session, token: str, task: Task, kind: str, attempt: int = 0) -> dict:
+    """Send every row leased under `token`. Returns counts; raises Backoff to come back later."""
+    counts = {"sent": 0, "unreachable": 0, "failed": 0}
+    template_id = template_id_for(kind)
+    issuer_unit = task.issuer.unit.name if task.issuer and task.issuer.unit else ""
+    data = template_data(task, kind, issuer_unit)
+    url = task_url(task.id)
+    client = get_client()
+    last_refresh = time.monotonic()
+    while True:
+        rows = session.execute(select(Notification.id, Notification.account_id, Notification.openid,
+                                      Notification.client_msg_id)
+                               .where(Notification.claim == token, Notification.state.in_(OPEN_STATES))
+                               .order_by(Notification.id).limit(CHUNK)).all()
+        if not rows:
+            return counts
+        ids = [r.id for r in rows]
+        # Committed before any call: a crash from here on leaves 'sending', re-sent with the same id.
+        session.execute(update(Notification).where(Notification.id.in_(ids), Notification.claim == token)
+                        .values(state="sending", attempts=Notification.attempts + 1)
+                        .execution_options(synchronize_session=False))
+        session.commit()
+        outcomes: list[dict] = []
+        stop: Backoff | None = None
+        for row in rows:
+            if not template_id:
+                stop = Backoff(backoff_seconds(None, attempt), "no template id configured")
+                break
+            if not row.openid:
+                outcomes.append(_outcome(row, "unreachable"))
+                continue
+            try:
+                reply = client.send_template(row.openid, template_id, data, url=url, client_msg_id=row.client_msg_id)
+            except WeChatError as exc:
+                if exc.errcode in UNREACHABLE_CODES:
+                    outcomes.append(_outcome(row, "unreachable", exc.errcode))
+                elif exc.retryable or exc.errcode in TOKEN_ERRCODES:
+                    stop = Backoff(backoff_seconds(exc.errcode, attempt), str(exc))
+                    break
+                else:
+                    log.warning("template message refused for notification %s: %s", row.id, exc)
+                    outcomes.append(_outcome(row, "failed", exc.errcode))
+                continue
+            outcomes.append(_outcome(row, "sent", msgid=str(reply.get("msgid", ""))[:32] or None))
+            if time.monotonic() - last_refresh > LEASE_REFRESH:
+                _refresh_lease(session, token)
+                session.commit()
+                last_refresh = time.monotonic()
+        _record(session, task.id, kind, outcomes)
+        for outcome in outcomes:
+            counts[outcome["st"]] += 1
+        if stop is not None:
+            release(session, token, stop.seconds)
+            raise stop
+        _refresh_lease(session, token)
+        session.commit()
+        last_refresh = time.monotonic()
+
+
+def _outcome(row, state: str, errcode: int | None = None, msgid: str | None = None) -> dict:
+    return {"nid": row.id, "aid": row.account_id, "st": state, "code": errcode, "mid": msgid,
+            "at": utcnow() if state == "sent" else None}
+
+
+def _record(session, task_id: int, kind: str, outcomes: list[dict]) -> None:
+    if not outcomes:
+        return
+    table = Notification.__table__
+    session.execute(
+        table.update().where(table.c.id == bindparam("nid")).values(
+            state=bindparam("st"), errcode=bindparam("code"), msgid=bindparam("mid"),
+            sent_at=bindparam("at"), claim=None),
+        outcomes)
+    if kind == KIND_TASK:
+        rtable = TaskRecipient.__table__
+        session.execute(
+            rtable.update().where(rtable.c.task_id == task_id, rtable.c.account_id == bindparam("aid"))
+            .values(notify_state=bindparam("st")),
+            outcomes)
+    session.commit()
+    _apply_early_receipts(session, [o for o in outcomes if o["st"] == "sent" and o["mid"]])
+
+
+def _apply_early_receipts(session, sent: list[dict]) -> None:
+    """Receipts that arrived before their msgid was recorded were parked in Redis: apply them now."""
+    if not sent:
+        return
+    from bot.store import get_redis
+
+    try:
+        conn = get_redis()
+        statuses = conn.mget([EARLY_RECEIPT_KEY.format(o["mid"]) for o in sent])
+    except Exception as exc:  # Redis trouble only loses the early receipt, never a message
+        log.warning("early receipts not read: %s", type(exc).__name__)
+        return
+    found = [(o, s.decode()) for o, s in zip(sent, statuses) if s]
+    if not found:
+        return
+    openids = dict(session.execute(select(Notification.id, Notification.openid)
+                                   .where(Notification.id.in_([o["nid"] for o, _ in found]))).all())
+    for outcome, status in found:
+        record_receipt(session, openids.get(outcome["nid"]), outcome["mid"], status, park=False)
+    conn.delete(*[EARLY_RECEIPT_KEY.format(o["mid"]) for o, _ in found])
+
+
+def release(session, token: str, seconds: float) -> None:
+    """Give the rows back with a time before which nobody retries them."""
+    session.execute(update(Notification).where(Notification.claim == token, Notification.state.in_(OPEN_STATES))
+                    .values(state="pending", claim=None, claimed_at=None,
+                            not_before=utcnow() + timedelta(seconds=seconds))
+                    .execution_options(synchronize_session=False))
+    session.commit()
+
+
+def _send_leased(session, token: str, task_id: int, kind: str, attempt: int, retry_job_id: str, retry_args: tuple):
+    task = session.get(Task, task_id)
+    try:
+        return deliver(session, token, task, kind, attempt)
+    except Backoff as exc:
+        log.warning("notifications of task %s (%s) paused %.0fs: %s", task_id, kind, exc.seconds, exc)
+        jobs.enqueue(send_batch, *retry_args, attempt + 1, queue_name=jobs.BULK, job_id=retry_job_id,
+                     delay=timedelta(seconds=exc.seconds))
+        return None
+
+
+# -- jobs ----------------------------------------------------------------------------------------
+@jobs.job
+def fan_out(task_id: int, kind: str = KIND_TASK) -> int:
+    """Dispatch-time fan-out: rows for every recipient, then the batch jobs."""
+    session = db.session
+    task = session.get(Task, task_id)
+    if task is None:
+        return 0
+    if kind == KIND_TASK:
+        create_notifications(session, task_id, kind)
+    return enqueue_batches(task_id, kind)
+
+
+def enqueue_batches(task_id: int, kind: str) -> int:
+    """One send_batch per BATCH_SIZE open rows (deterministic ids), a finisher, and the watch."""
+    session = db.session
+    ids = list(session.scalars(select(Notification.id).where(_open_rows(task_id, kind)).order_by(Notification.id)))
+    key = f"{task_id}-{_job_key(kind)}"
+    for start in range(0, len(ids), BATCH_SIZE):
+        chunk = ids[start:start + BATCH_SIZE]
+        jobs.enqueue(send_batch, task_id, kind, chunk[0], chunk[-1], 0, queue_name=jobs.BULK,
+                     job_id=f"notify-{key}-{chunk[0]}", job_timeout=BATCH_TIMEOUT)
+    if ids:
+        # FIFO: the finisher runs once every batch has been taken by some worker.
+        jobs.enqueue(finish, task_id, kind, queue_name=jobs.BULK, job_id=f"notify-finish-{key}",
+                     job_timeout=int(FINISH_WAIT) + BATCH_TIMEOUT)
+        jobs.enqueue(watch, task_id, kind, 1, queue_name=jobs.BULK, job_id=f"notify-watch-{key}-1",
+                     delay=WATCH_EVERY, job_timeout=BATCH_TIMEOUT)
+    return len(ids)
+
+
+@jobs.job
+def send_batch(task_id: int, kind: str, lo: int | None, hi: int | None, attempt: int = 0):
+    session = db.session
+    token = uuid.uuid4().hex
+    if not lease(session, token, task_id, kind, lo, hi):
+        return None
+    suffix = f"{lo}" if lo is not None else "all"
+    return _send_leased(session, token, task_id, kind, attempt,
+                        f"notify-{task_id}-{_job_key(kind)}-{suffix}-a{attempt + 1}", (task_id, kind, lo, hi))
+
+
+def open_counts(session, task_id: int, kind: str) -> tuple[int, int]:
+    """(open rows, open rows under a live lease)."""
+    fresh = and_(Notification.claim.is_not(None), Notification.claimed_at >= utcnow() - LEASE_STALE)
+    row = session.execute(select(func.count(Notification.id), func.sum(case((fresh, 1), else_=0)))
+                          .where(_open_rows(task_id, kind))).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+@jobs.job
+def finish(task_id: int, kind: str, wait: float | None = None):
+    """Rescue what a dead worker left: wait for live leases, take over stale ones."""
+    session = db.session
+    limit = time.monotonic() + (FINISH_WAIT if wait is None else wait)
+    attempt = 0
+    while True:
+        token = uuid.uuid4().hex
+        if lease(session, token, task_id, kind):
+            if _send_leased(session, token, task_id, kind, attempt,
+                            f"notify-{task_id}-{_job_key(kind)}-rescue-{uuid.uuid4().hex[:8]}",
+                            (task_id, kind, None, None)) is None:
+                return
+            continue
+        remaining, held = open_counts(session, task_id, kind)
+        session.commit()  # end the read transaction so the next look sees other workers' commits
+        if not held or time.monotonic() > limit:
+            return
+        time.sleep(1.0)
+
+
+@jobs.job
+def watch(task_id: int, kind: str, round_no: int):
+    """The backstop: every WATCH_EVERY, send whatever is still open and not held."""
+    session = db.session
+    token = uuid.uuid4().hex
+    if lease(session, token, task_id, kind):
+        _send_leased(session, token, task_id, kind, 0,
+                     f"notify-{task_id}-{_job_key(kind)}-watch{round_no}-a1", (task_id, kind, None, None))
+    remaining, _ = open_counts(session, task_id, kind)
+    if remaining and round_no < WATCH_ROUNDS:
+        jobs.enqueue(watch, task_id, kind, round_no + 1, queue_name=jobs.BULK,
+                     job_id=f"notify-watch-{task_id}-{_job_key(kind)}-{round_no + 1}", delay=WATCH_EVERY)
+    return remaining
+
+
+# -- receipts (TEMPLATESENDJOBFINISH) ------------------------------------------------------------
+DELIVERY_OF_STATUS = {"success": "delivered", "failed:user block": "refused"}
+EARLY_RECEIPT_KEY = "fdy:receipt:{}"
+EARLY_RECEIPT_TTL = 86400
+
+
+def record_receipt(session, openid: str, msgid: str, status: str, park: bool = True) -> int:
+    """已送达 / 拒收 / 发送失败 on the notification(s) with this msgid, and on the recipient.
+
+    A receipt can overtake the sender's commit of the msgid; it is then parked in
+    Redis and applied by the sender right after it records the msgid.
+    """
+    delivery = DELIVERY_OF_STATUS.get((status or "").strip(), "failed")
+    rows = list(session.scalars(select(Notification).where(Notification.msgid == str(msgid),
+                                                          Notification.openid == openid)))
+    if not rows and park:
+        from bot.store import get_redis
+
+        try:
+            get_redis().set(EARLY_RECEIPT_KEY.format(msgid), status or "", ex=EARLY_RECEIPT_TTL)
+        except Exception as exc:
+            log.warning("receipt for msgid %s lost: %s", msgid, type(exc).__name__)
+        return 0
+    for note in rows:
+        note.delivery = delivery
+        if note.kind == KIND_TASK:
+            session.execute(update(TaskRecipient).where(TaskRecipient.task_id == note.task_id,
+                                                        TaskRecipient.account_id == note.account_id)
+                            .values(delivery=delivery))
+    session.commit()
+    return len(rows)
+
+
+def start_dispatch_fanout(task_id: int) -> None:
+    """Called right after 确认 commits: the fan-out and the reminders are queued, never run inline."""
+    from . import reminders
+
+    jobs.enqueue(fan_out, task_id, KIND_TASK, job_id=f"fanout-{task_id}-task")
+    reminders.schedule(task_id)
+
+
+def aware_utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=timezone.utc)

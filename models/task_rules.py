@@ -1,0 +1,330 @@
+"""The rules of a dispatched task (SPEC 3, 5): 完成, 签到, who sees what, the figures, 催办.
+
+Scope: a staff user sees the tasks it issued and the tasks with at least one
+recipient it manages; the figures it sees count only those recipients, except
+for the issuer, who sees them all. Both rules are SQL clauses built here from
+models/scope.py, so the chat commands and the pages cannot disagree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, exists, func, or_, select, true, update
+from sqlalchemy.orm import Session
+
+from . import tasks as clockmod
+from .accounts import Account
+from .dispatch import reachable_clause, with_reach
+from .scope import in_scope_clause
+from .tasks import Task, TaskRecipient, TaskUrge, local_text
+from .units import Unit
+from .vocab import COUNSELOR, LIVE_TASK_TYPE, MINISTRY, PROVINCE, SCHOOL
+
+CHECKIN_EARLY = timedelta(minutes=30)
+CHECKIN_LATE = timedelta(minutes=30)
+URGE_INTERVAL = timedelta(hours=2)
+BREAKDOWN_LINES = 10
+
+# The recipient column that names the unit one level below a staff user's unit.
+BREAKDOWN_COLUMN = {MINISTRY: "province_id", PROVINCE: "school_id", SCHOOL: "college_id"}
+
+
+def now() -> datetime:
+    return clockmod.clock()
+
+
+# -- a counselor's own copy ------------------------------------------------------------
+def received(session: Session, account: Account, task_id: int) -> TaskRecipient | None:
+    """The counselor's copy of task N, or None when N was not sent to it."""
+    return session.scalar(select(TaskRecipient).where(TaskRecipient.task_id == task_id,
+                                                      TaskRecipient.account_id == account.id))
+
+
+def fully_done(task: Task, rec: TaskRecipient) -> bool:
+    return rec.completed_at is not None and (not task.is_live or rec.checked_in_at is not None)
+
+
+def done_clause(task: Task):
+    clause = TaskRecipient.completed_at.is_not(None)
+    if task.is_live:
+        clause = and_(clause, TaskRecipient.checked_in_at.is_not(None))
+    return clause
+
+
+def pending_clause(task: Task):
+    clause = TaskRecipient.completed_at.is_(None)
+    if task.is_live:
+        clause = or_(clause, TaskRecipient.checked_in_at.is_(None))
+    return clause
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    text: str
+
+
+def complete(session: Session, account: Account, task_id: int, at: datetime | None = None) -> Outcome:
+    """完成 N: written and committed before the reply; a repeat changes nothing."""
+    at = at or now()
+    rec = received(session, account, task_id)
+    if rec is None:
+        return Outcome(False, f"没有找到派发给您的任务 #{task_id}。回复「任务」查看您收到的任务。")
+    task = rec.task
+    if task.status == "cancelled":
+        return Outcome(False, f"任务 #{task_id} 已撤销，无需完成。")
+    if rec.completed_at is None:
+        # Conditional UPDATE: two taps at once still record one completion time.
+        changed = session.execute(update(TaskRecipient)
+                                  .where(TaskRecipient.id == rec.id, TaskRecipient.completed_at.is_(None))
+                                  .values(completed_at=at)).rowcount
+        session.commit()
+        session.refresh(rec)
+        if changed:
+            text = f"已完成任务 #{task_id}「{task.title}」，完成时间 {local_text(at)}。"
+            if task.is_live and rec.checked_in_at is None:
+                text += f"\n这是直播课，还需在直播时段签到：回复「签到 {task_id}」。"
+            return Outcome(True, text)
+    return Outcome(True, f"任务 #{task_id} 已完成（完成于 {local_text(rec.completed_at)}），无需重复提交。")
+
+
+def checkin_window(task: Task) -> tuple[datetime, datetime]:
+    return task.live_start - CHECKIN_EARLY, task.live_end + CHECKIN_LATE
+
+
+def check_in(session: Session, account: Account, task_id: int, at: datetime | None = None) -> Outcome:
+    """签到 N: 直播课 only, from 30 min before the start to 30 min after the end (both ends included)."""
+    at = at or now()
+    rec = received(session, account, task_id)
+    if rec is None:
+        return Outcome(False, f"没有找到派发给您的任务 #{task_id}。回复「任务」查看您收到的任务。")
+    task = rec.task
+    if not task.is_live or not task.live_start or not task.live_end:
+        return Outcome(False, f"任务 #{task_id} 不是直播课，无需签到；完成后请回复「完成 {task_id}」。")
+    if task.status == "cancelled":
+        return Outcome(False, f"任务 #{task_id} 已撤销，无需签到。")
+    if rec.checked_in_at is not None:
+        return Outcome(True, f"您已于 {local_text(rec.checked_in_at)} 签到成功，无需重复签到。")
+    opens, closes = checkin_window(task)
+    window = f"{local_text(opens)} 至 {local_text(closes)}"
+    if at < opens:
+        return Outcome(False, f"还没到签到时间。任务 #{task_id} 的签到时间为 {window}（直播开始前30分钟至结束后30分钟）。")
+    if at > closes:
+        return Outcome(False, f"签到时间已过。任务 #{task_id} 的签到时间为 {window}；如有疑问请联系院系老师。")
+    changed = session.execute(update(TaskRecipient)
+                              .where(TaskRecipient.id == rec.id, TaskRecipient.checked_in_at.is_(None))
+                              .values(checked_in_at=at)).rowcount
+    session.commit()
+    session.refresh(rec)
+    if not changed:
+        return Outcome(True, f"您已于 {local_text(rec.checked_in_at)} 签到成功，无需重复签到。")
+    text = f"签到成功：任务 #{task_id}「{task.title}」，签到时间 {local_text(rec.checked_in_at)}。"
+    if rec.completed_at is None:
+        text += f"\n学习结束后请回复「完成 {task_id}」。"
+    return Outcome(True, text)
+
+
+def counselor_tasks(session: Session, account: Account, pending_limit: int = 10, done_limit: int = 5):
+    """(pending, recently done) (Task, TaskRecipient) pairs of a counselor."""
+    base = (select(Task, TaskRecipient).join(TaskRecipient, TaskRecipient.task_id == Task.id)
+            .where(TaskRecipient.account_id == account.id, Task.status != "cancelled"))
+    not_done = or_(TaskRecipient.completed_at.is_(None),
+                   and_(Task.type == LIVE_TASK_TYPE, TaskRecipient.checked_in_at.is_(None)))
+    pending = session.execute(base.where(not_done)
+                              .order_by(Task.deadline.is_(None), Task.deadline, Task.id.desc())
+                              .limit(pending_limit)).all()
+    done = session.execute(base.where(~not_done).order_by(TaskRecipient.completed_at.desc())
+                           .limit(done_limit)).all()
+    return pending, done
+
+
+def pending_count_for(session: Session, account: Account) -> int:
+    return session.scalar(select(func.count()).select_from(TaskRecipient).join(Task, Task.id == TaskRecipient.task_id)
+                          .where(TaskRecipient.account_id == account.id, Task.status != "cancelled",
+                                 or_(TaskRecipient.completed_at.is_(None),
+                                     and_(Task.type == LIVE_TASK_TYPE, TaskRecipient.checked_in_at.is_(None))))) or 0
+
+
+# -- staff: visibility and figures ----------------------------------------------------------
+def visible_clause(staff: Account):
+    """Tasks the staff user issued or that reached a counselor it manages."""
+    managed = select(TaskRecipient.task_id).where(in_scope_clause(staff, TaskRecipient))
+    return or_(Task.issuer_id == staff.id, Task.id.in_(managed))
+
+
+def staff_tasks(session: Session, staff: Account, limit: int = 10) -> list[Task]:
+    return list(session.scalars(select(Task).where(visible_clause(staff)).order_by(Task.id.desc()).limit(limit)))
+
+
+def can_see(session: Session, account: Account, task: Task) -> bool:
+    if account.level == COUNSELOR:
+        return received(session, account, task.id) is not None
+    if task.issuer_id == account.id:
+        return True
+    return bool(session.scalar(select(exists().where(TaskRecipient.task_id == task.id,
+                                                     in_scope_clause(account, TaskRecipient)))))
+
+
+def figures_clause(staff: Account, task: Task):
+    """Which recipients of `task` the staff user's figures count: all for the issuer, else its own."""
+    if task.issuer_id == staff.id:
+        return true()
+    return in_scope_clause(staff, TaskRecipient)
+
+
+@dataclass
+class UnitLine:
+    unit_id: int | None
+    name: str
+    total: int
+    done: int
+    unreachable: int
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.done
+
+
+@dataclass
+class Progress:
+    task: Task
+    total: int = 0
+    done: int = 0
+    completed: int = 0
+    checked_in: int = 0
+    unreachable: int = 0
+    delivered: int = 0
+    refused: int = 0
+    units: list[UnitLine] = field(default_factory=list)
+    unit_kind: str = ""
+    unit_count: int = 0
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.done
+
+
+def _figure_columns(task: Task):
+    return (func.count(TaskRecipient.id),
+            func.sum(case((done_clause(task), 1), else_=0)),
+            func.sum(case((TaskRecipient.notify_state == "unreachable", 1), else_=0)))
+
+
+def progress(session: Session, staff: Account, task: Task, all_units: bool = False) -> Progress:
+    scope = figures_clause(staff, task)
+    where = (TaskRecipient.task_id == task.id, scope)
+    row = session.execute(select(
+        *_figure_columns(task),
+        func.sum(case((TaskRecipient.completed_at.is_not(None), 1), else_=0)),
+        func.sum(case((TaskRecipient.checked_in_at.is_not(None), 1), else_=0)),
+        func.sum(case((TaskRecipient.delivery == "delivered", 1), else_=0)),
+        func.sum(case((TaskRecipient.delivery == "refused", 1), else_=0)),
+    ).where(*where)).one()
+    result = Progress(task=task, total=int(row[0] or 0), done=int(row[1] or 0), unreachable=int(row[2] or 0),
+                      completed=int(row[3] or 0), checked_in=int(row[4] or 0), delivered=int(row[5] or 0),
+                      refused=int(row[6] or 0))
+    column_name = BREAKDOWN_COLUMN.get(staff.level)
+    if column_name is None or result.total == 0:
+        return result
+    column = getattr(TaskRecipient, column_name)
+    rows = session.execute(select(column, *_figure_columns(task)).where(*where).group_by(column)).all()
+    lines = [UnitLine(r[0], "", int(r[1] or 0), int(r[2] or 0), int(r[3] or 0)) for r in rows]
+    lines.sort(key=lambda x: (-x.pending, -x.total, x.unit_id or 0))
+    if not all_units:
+        lines = lines[:BREAKDOWN_LINES]
+    ids = [x.unit_id for x in lines if x.unit_id is not None]
+    names = dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids))).all()) if ids else {}
+    for line in lines:
+        line.name = names.get(line.unit_id, "（未知单位）")
+    result.units = lines
+    result.unit_kind = {"province_id": "省份", "school_id": "学校", "college_id": "院系"}[column_name]
+    result.unit_count = len(rows)
+    return result
+
+
+def pending_recipients(session: Session, staff: Account, task: Task, limit: int = 20):
+    """(total pending, first `limit` (Account, college name) rows) in the staff user's figures."""
+    where = (TaskRecipient.task_id == task.id, figures_clause(staff, task), pending_clause(task))
+    total = session.scalar(select(func.count(TaskRecipient.id)).where(*where)) or 0
+    rows = session.execute(
+        select(Account, Unit.name, TaskRecipient)
+        .join(TaskRecipient, TaskRecipient.account_id == Account.id)
+        .join(Unit, Unit.id == Account.unit_id)
+        .where(*where).order_by(TaskRecipient.college_id, Account.name, Account.id).limit(limit)).all()
+    return total, rows
+
+
+@dataclass
+class Reach:
+    total: int
+    bound: int
+    following: int
+    not_bound: list  # (Account, college name)
+
+    @property
+    def unreachable(self) -> int:
+        return self.total - self.following
+
+
+def reach(session: Session, staff: Account, limit: int = 20) -> Reach:
+    """Counselors the staff user manages: total, bound, bound and following, the first not bound."""
+    from .identity import Identity
+
+    conds = (Account.level == COUNSELOR, Account.active.is_(True), in_scope_clause(staff, Account))
+    row = session.execute(with_reach(select(
+        func.count(Account.id),
+        func.sum(case((Identity.openid.is_not(None), 1), else_=0)),
+        func.sum(case((reachable_clause(), 1), else_=0)),
+    ).select_from(Account)).where(*conds)).one()
+    not_bound = session.execute(with_reach(select(Account, Unit.name).select_from(Account))
+                                .join(Unit, Unit.id == Account.unit_id)
+                                .where(*conds, Identity.openid.is_(None))
+                                .order_by(Account.college_id, Account.name, Account.id).limit(limit)).all()
+    return Reach(total=int(row[0] or 0), bound=int(row[1] or 0), following=int(row[2] or 0), not_bound=not_bound)
+
+
+# -- 催办 ----------------------------------------------------------------------------------------
+@dataclass
+class UrgeResult:
+    ok: bool
+    text: str
+    urge: TaskUrge | None = None
+
+
+def urge(session: Session, staff: Account, task: Task, at: datetime | None = None) -> UrgeResult:
+    """Record a 催办 (at most once per 2 h per task and staff user); the job sends it."""
+    at = at or now()
+    if task.status == "cancelled":
+        return UrgeResult(False, f"任务 #{task.id} 已撤销，无需催办。")
+    last = session.scalar(select(TaskUrge).where(TaskUrge.task_id == task.id, TaskUrge.staff_id == staff.id)
+                          .order_by(TaskUrge.created_at.desc()).limit(1))
+    if last is not None and at - last.created_at < URGE_INTERVAL:
+        again = last.created_at + URGE_INTERVAL
+        return UrgeResult(False, f"您已于 {local_text(last.created_at)} 催办过任务 #{task.id}，"
+                                 f"每个任务2小时内只能催办一次，请在 {local_text(again)} 之后再试。")
+    where = (TaskRecipient.task_id == task.id, figures_clause(staff, task), pending_clause(task))
+    pending, unreachable = session.execute(select(
+        func.count(TaskRecipient.id),
+        func.sum(case((TaskRecipient.notify_state == "unreachable", 1), else_=0))).where(*where)).one()
+    pending, unreachable = int(pending or 0), int(unreachable or 0)
+    if pending == 0:
+        return UrgeResult(False, f"任务 #{task.id} 在您管理的范围内没有未完成的辅导员，无需催办。")
+    record = TaskUrge(task_id=task.id, staff_id=staff.id, pending_count=pending, created_at=at)
+    session.add(record)
+    session.commit()
+    text = f"已催办任务 #{task.id}：向 {pending} 名未完成的辅导员发送提醒"
+    if unreachable:
+        text += f"（其中 {unreachable} 名未触达，收不到微信提醒，请电话联系；回复「未完成 {task.id}」查看名单）"
+    return UrgeResult(True, text + "。", record)
+
+
+def cancel(session: Session, staff: Account, task: Task) -> Outcome:
+    """撤销 N: only the issuer; the reminders are dropped by the caller (jobs.reminders)."""
+    if task.issuer_id != staff.id:
+        return Outcome(False, f"只有任务 #{task.id} 的派发人可以撤销它。")
+    if task.status == "cancelled":
+        return Outcome(True, f"任务 #{task.id} 已撤销。")
+    task.status = "cancelled"
+    session.commit()
+    return Outcome(True, f"已撤销任务 #{task.id}「{task.title}」，不再提醒辅导员。")
