@@ -94,16 +94,13 @@ def register(robot) -> None:
     def progress_command(message, sender, match):
         return progress_text(sender)
 
+    # The 毕业生 button (GRADUATES) is answered as its text command by handlers/menus.py.
     @click(robot, "STATS", needs=ACCOUNT)
     def progress_click(message, sender, match):
         return progress_text(sender)
 
     @command(robot, r"毕业生(?:信息)?", needs=ACCOUNT)
     def graduates_command(message, sender, match):
-        return graduates_text(sender)
-
-    @click(robot, "GRADUATES", needs=ACCOUNT)
-    def graduates_click(message, sender, match):
         return graduates_text(sender)
 
     @command(robot, r"毕业生 (.{1,20})", needs=ACCOUNT)

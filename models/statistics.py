@@ -319,7 +319,8 @@ def explain_no_match(session: Session, account: Account) -> str:
     major_ids = {m for _, c, m, _ in at_level if c in mine}
     names = list(session.scalars(select(Major).where(Major.id.in_(major_ids)).order_by(Major.name)))
     shown = "、".join(m.label for m in names[:5]) + (f"等{len(names)}个专业" if len(names) > 5 else "")
-    my_majors = "、".join(m.label for m in account.majors)
+    my_majors = "、".join(m.label for m in account.majors[:3]) + (
+        f"等{len(account.majors)}个专业" if len(account.majors) > 3 else "")
     return (f"您负责的专业（{my_majors}）在「{college_name}」{account.study_level}"
             f"{'、'.join(str(c) for c in account.cohorts)}届中没有毕业生记录，"
             f"有记录的专业：{shown}。专业名称须与就业数据一致，"
