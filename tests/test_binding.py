@@ -15,6 +15,13 @@ from tests.factories import PASSWORD
 from tests.wechat_client import new_openid
 
 
+def fresh(db) -> None:
+    """See what the live server committed: end this session's transaction (MariaDB's
+    REPEATABLE READ keeps a snapshot until then) and reload objects."""
+    db.commit()
+    db.expire_all()
+
+
 def say(simulator, openid: str, text: str) -> str:
     """A WeChat user types `text` in the simulator; returns the app's passive reply."""
     result = simulator.send(openid, text=text)
@@ -24,19 +31,19 @@ def say(simulator, openid: str, text: str) -> str:
 
 
 def last_code(db, phone: str) -> str:
-    db.expire_all()
+    fresh(db)
     row = db.scalar(select(SmsOutbox).where(SmsOutbox.phone == phone).order_by(SmsOutbox.id.desc()).limit(1))
     assert row is not None, "no SMS in the outbox"
     return re.search(r"\d{6}", row.content).group(0)
 
 
 def sms_count(db, phone: str) -> int:
-    db.expire_all()
+    fresh(db)
     return len(db.scalars(select(SmsOutbox).where(SmsOutbox.phone == phone)).all())
 
 
 def bound_openid(db, phone: str) -> str | None:
-    db.expire_all()
+    fresh(db)
     return db.scalar(select(Identity.openid).where(Identity.phone == phone))
 
 
@@ -153,7 +160,7 @@ def test_not_following_user_is_not_tagged_and_diagnosed(factory, db, simulator, 
     result = simulator.send(openid, event="unsubscribe")
     assert result["error"] is None
 
-    db.expire_all()
+    fresh(db)
     verdict = diagnose(db, openid)
     assert verdict.outcome == NOT_FOLLOWING
     assert "✘ 4." in verdict.text() and "未关注公众号" in verdict.text()
@@ -166,7 +173,7 @@ def test_not_following_user_is_not_tagged_and_diagnosed(factory, db, simulator, 
 
     # Following again puts the user back in reach.
     assert "感谢关注" in simulator.send(openid, event="subscribe")["content"]
-    db.expire_all()
+    fresh(db)
     assert diagnose(db, openid).ok
 
 
@@ -320,7 +327,7 @@ def test_http_sms_gateway_down_tells_the_user(app, factory, db, simulator, live_
     finally:
         app.config.update(SMS_BACKEND="console", SMS_HTTP_URL=None)
     assert any("发送失败" in m["content"] for m in simulator.inbox(openid))
-    db.expire_all()
+    fresh(db)
     # The code that never arrived neither counts nor stays pending.
     assert db.scalar(select(SmsCode).where(SmsCode.phone == counselor.phone)) is None
 
@@ -389,6 +396,6 @@ def test_account_without_identity_gets_one_on_sms_binding(factory, db, simulator
     openid = simulator.add_user()["openid"]
     assert "验证码已发送" in say(simulator, openid, "绑定 " + counselor.phone)
     assert "绑定成功" in say(simulator, openid, last_code(db, counselor.phone))
-    db.expire_all()
+    fresh(db)
     identity = db.scalar(select(Identity).where(Identity.phone == counselor.phone))
     assert identity.openid == openid and counselor.identity_id == identity.id

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from models.diagnosis import ALL_OK, CASE1, CASE2, NOT_FOLLOWING, UNBOUND, diagnose, refresh_following
+from tests.test_binding import fresh
 from tests.wechat_client import new_openid
 
 
@@ -63,7 +64,7 @@ def test_case2_with_the_phone_the_user_means(factory, db, simulator, live_server
     assert [m[0] for m in marks] == ["✔", "✔", "✔", "✘"], reply
     assert "尾号3333" in marks[3] and "账号不存在" in marks[3]
     assert f"回复「解绑」，再回复「绑定 {counselor.phone}」" in reply
-    db.expire_all()
+    fresh(db)
     assert diagnose(db, openid, phone=counselor.phone).outcome == CASE2
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from models import Identity, SmsOutbox
 from tests.factories import PASSWORD
+from tests.test_binding import fresh
 
 
 def open_login(page, simulator, live_server, openid):
@@ -22,13 +23,13 @@ def open_login(page, simulator, live_server, openid):
 
 
 def last_code(db, phone):
-    db.expire_all()
+    fresh(db)
     row = db.scalar(select(SmsOutbox).where(SmsOutbox.phone == phone).order_by(SmsOutbox.id.desc()).limit(1))
     return re.search(r"\d{6}", row.content).group(0)
 
 
 def bound_openid(db, phone):
-    db.expire_all()
+    fresh(db)
     return db.scalar(select(Identity.openid).where(Identity.phone == phone))
 
 
