@@ -97,29 +97,30 @@ export PYTHONUNBUFFERED=1
 
 FLASK="$VENV/bin/flask"
 
-# --- schema and demo data ----------------------------------------------------------------------
-log "database: ${DATABASE_URL:-SQLite under instance/} (flask db upgrade)"
-"$FLASK" --app wsgi db upgrade
-log "demo data (flask seed demo)"
-"$FLASK" --app wsgi seed demo
-
-# --- the three processes -----------------------------------------------------------------------
+# --- simulator, then schema and demo data, then web and worker ----------------------------
 # start NAME CMD... : run in the background with each output line prefixed by [NAME].
 start() {
     local name="$1"; shift
     "$@" > >(sed -u "s/^/[$name] /") 2>&1 &
     PIDS+=($!)
 }
-
-start web "$VENV/bin/gunicorn" -w 2 -b "127.0.0.1:$PORT" wsgi:app
-start worker "$FLASK" --app wsgi worker
-start sim "$VENV/bin/python" -m simulator --port "$SIM_PORT" --app-url "http://127.0.0.1:$PORT"
-
 http_ok() {
     "$VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" >/dev/null 2>&1
 }
+
+# The simulator first: it is the SMS gateway and WeChat API that `seed demo` already talks to.
+start sim "$VENV/bin/python" -m simulator --port "$SIM_PORT" --app-url "http://127.0.0.1:$PORT"
+wait_until 20 http_ok "$SIM/" || warn "the simulator did not answer within 20 s (see [sim] lines)"
+
+# --- schema and demo data ----------------------------------------------------------------------
+log "database: ${DATABASE_URL:-SQLite under instance/} (flask db upgrade)"
+"$FLASK" --app wsgi db upgrade
+log "demo data (flask seed demo)"
+"$FLASK" --app wsgi seed demo
+
+start web "$VENV/bin/gunicorn" -w 2 -b "127.0.0.1:$PORT" wsgi:app
+start worker "$FLASK" --app wsgi worker
 wait_until 30 http_ok "http://127.0.0.1:$PORT/healthz" || warn "the app did not answer /healthz within 30 s (see [web] lines)"
-wait_until 15 http_ok "$SIM/" || warn "the simulator did not answer within 15 s (see [sim] lines)"
 
 cat >&2 <<MSG
 
