@@ -126,7 +126,7 @@ def pending_text(sender, task: Task) -> str:
         mark = "（未触达）" if rec.notify_state == "unreachable" else ""
         if task.is_live and rec.completed_at is not None:
             mark += "（未签到）"
-        lines.append(f"{_clip(account.name, 12)} {_clip(college, 12)} 尾号{phone_tail(account.phone)}{mark}")
+        lines.append(f"{_clip(account.name, 16)} {_clip(college, 12)} 尾号{phone_tail(account.phone)}{mark}")
     if total > 20:
         lines.append(f"完整情况：{_base()}/progress/{task.id}")
     return "\n".join(lines)
@@ -139,7 +139,7 @@ def reach_text(sender) -> str:
     if r.not_bound:
         lines.append("未绑定的辅导员" + ("（前20人）：" if r.total - r.bound > 20 else "："))
         for account, college in r.not_bound:
-            lines.append(f"{_clip(account.name, 12)} {_clip(college, 12)} 尾号{phone_tail(account.phone)}")
+            lines.append(f"{_clip(account.name, 16)} {_clip(college, 12)} 尾号{phone_tail(account.phone)}")
         lines.append("请提醒他们关注公众号并回复「绑定 手机号」完成绑定。")
     return "\n".join(lines)
 
