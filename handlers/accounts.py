@@ -17,7 +17,7 @@ from models import account_rules as rules
 from models.privacy import mask_phone
 from models.vocab import COUNSELOR, STUDY_LEVELS
 
-from .common import MINISTRY_ONLY, STAFF, click, command, normalize
+from .common import MINISTRY_ONLY, STAFF, command, normalize
 
 log = logging.getLogger(__name__)
 
@@ -158,13 +158,10 @@ def register(robot) -> None:
             return _usage("rollover", "届别滚动需要一个届别。")
         return _reply(rules.roll_over(db.session, sender.account, tokens[0]).text("未执行届别滚动"))
 
+    # The menu button 账号 (key ACCOUNTS) is bridged to this command by handlers/menus.py.
     @command(robot, r"账号\s*(\d*)", needs=STAFF)
     def list_accounts(message, sender, match):
         return _reply(accounts_page(db.session, sender.account, int(match.group(1) or 1)))
-
-    @click(robot, "ACCOUNTS", needs=STAFF)
-    def list_accounts_click(message, sender, match):
-        return _reply(accounts_page(db.session, sender.account, 1))
 
     @command(robot, r"导入毕业生\s*(.*)", needs=MINISTRY_ONLY)
     def import_file(message, sender, match):

@@ -73,7 +73,8 @@ def org(factory, wechat):
 
 
 def active(db, phone):
-    db.expire_all()
+    db.rollback()  # a new snapshot: MariaDB's REPEATABLE READ hides other sessions' commits
+    db.expire_all()  # (rollback outside a transaction expires nothing)
     return db.scalar(select(Account).where(Account.active_phone == phone))
 
 
@@ -90,6 +91,7 @@ def test_college_adds_counselor_short_form_and_sms_goes_out(org, db, run_jobs, c
     outbox = db.scalar(select(SmsOutbox).where(SmsOutbox.phone == phone))
     assert outbox.status == "pending"  # the reply did not wait for the gateway
     run_jobs()
+    db.rollback()  # new snapshot for MariaDB
     db.refresh(outbox)
     assert outbox.status == "sent" and f"账号：{phone}" in outbox.content
     # The server thread's log records are captured (so the autouse phone check sees them), masked.
@@ -187,6 +189,7 @@ def test_delete_counselor_scope(org, db):
     assert "已删除辅导员" in reply and masked(phone) in reply
     assert "账号不存在" in org.ask(org.college, f"删除账号 {phone}")
     row = db.get(Account, org.counselor.id)
+    db.rollback()  # new snapshot for MariaDB
     db.refresh(row)
     assert row.active is False and row.deleted_at is not None
 
@@ -200,7 +203,8 @@ def test_change_cohorts_and_roll_over_only_in_senders_unit(org, db, factory):
 
     rolled = org.ask(org.college_mech, "届别滚动 2028")
     assert "已为" in rolled and "1 名辅导员添加 2028 届" in rolled
-    db.expire_all()
+    db.rollback()  # a new snapshot: MariaDB's REPEATABLE READ hides other sessions' commits
+    db.expire_all()  # (rollback outside a transaction expires nothing)
     assert db.get(Account, mech_c.id).cohorts == [2026, 2028]
     assert db.get(Account, org.counselor.id).cohorts == [2026, 2027]
 
@@ -225,3 +229,9 @@ def test_not_staff_gets_told_why(org, db, factory):
     stranger = org.wechat.ask(new_openid(), "添加辅导员 孙悦 13900000000 本科 软件工程")
     assert "尚未绑定" in stranger
     assert active(db, "13900000000") is None
+
+
+def test_menu_button_lists_accounts(org):
+    reply = org.wechat.event(org.college.identity.openid, "CLICK", key="ACCOUNTS")
+    assert reply.content and "计算机学院的下级账号" in reply.content
+    assert masked(org.counselor.phone) in reply.content and org.counselor.phone not in reply.content
