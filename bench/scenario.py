@@ -65,10 +65,31 @@ def largest_task(session) -> tuple[int, int] | None:
 
 def dispatch_available() -> bool:
     try:
-        import models.dispatch as dispatch  # noqa: F401
+        import models.dispatch as dispatch
     except ImportError:
         return False
-    return hasattr(dispatch, "create_task") or hasattr(dispatch, "confirm")
+    return hasattr(dispatch, "parse") and hasattr(dispatch, "create_task")
+
+
+def dispatch_form(fields: dict | None = None) -> str:
+    """The `派发` message a ministry user sends for a task to every counselor of the cohort."""
+    fields = fields or task_fields()
+    return (f"派发\n标题：{fields['title']}\n类型：{fields['type']}\n届别：{fields['cohort']}\n"
+            f"链接：{fields['link']}\n内容：{fields['content']}")
+
+
+def create_task(session, issuer, fields: dict | None = None) -> tuple[tuple[int, int], str]:
+    """((task id, recipients), how) through models.dispatch (parse + create_task, as 派发/确认 do),
+    without queueing notifications; Core inserts when dispatch is not there."""
+    if not dispatch_available():
+        return create_task_core(session, issuer, fields), "core inserts (FALLBACK: models.dispatch not used)"
+    from models import dispatch
+
+    draft, errors = dispatch.parse(session, issuer, dispatch_form(fields))
+    if errors:
+        raise RuntimeError(f"dispatch form refused: {errors}")
+    task, total, _unreachable = dispatch.create_task(session, issuer, draft)
+    return (task.id, total), "models.dispatch.create_task"
 
 
 def task_fields(title: str = "2026届毕业生就业政策学习") -> dict:

@@ -62,7 +62,8 @@ def post(port: int, openid: str, content: str, timeout: float = 10.0) -> tuple[i
 
 
 # What a good reply contains, per command (SPEC 9.5 markers where there are some).
-EXPECT = {"任务": ("#", "任务"), "完成": ("已完成",), "进展": ("毕业生", "落实率")}
+EXPECT = {"任务": ("任务页",), "完成": ("已完成",), "进展": ("落实率",)}
+NOT_UNDERSTOOD = "没有看懂"
 
 
 def reply_ok(command: str, status: int, body: str, echo: bool) -> bool:
@@ -71,6 +72,8 @@ def reply_ok(command: str, status: int, body: str, echo: bool) -> bool:
     if echo:
         return True
     key = command.split()[0]
+    if NOT_UNDERSTOOD in body:
+        return False
     return any(marker in body for marker in EXPECT.get(key, ("",)))
 
 
@@ -136,8 +139,7 @@ def prepare(database_url: str, redis_url: str, users: int) -> tuple[list, list[s
             source = "existing"
             if task is None:
                 issuer = scenario.ministry_account(session)
-                task = scenario.create_task_core(session, issuer)
-                source = "core inserts (FALLBACK: models.dispatch not used)"
+                task, source = scenario.create_task(session, issuer)
             task_id, recipients = task
             senders = scenario.bound_counselors(session, users, task_id=task_id)
     finally:
