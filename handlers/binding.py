@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from bot.context import forget_sender
+from bot.context import current_sender, forget_sender
 from models import db
 from models.binding import request_bind_code, role_name, unbind, verify_bind_code
 from models.diagnosis import diagnose
@@ -26,6 +26,16 @@ def bind_click_text(sender) -> str:
 
 
 def register(robot) -> None:
+    def tag_recheck(message):
+        """Not a reply: keeps the sender's role tag (and so its menu) in step with its account."""
+        from jobs.tags import resync_if_needed
+
+        resync_if_needed(current_sender(message.source))
+        return None
+
+    robot.add_handler(tag_recheck, type="text")
+    robot.add_handler(tag_recheck, type="click_event")
+
     @command(robot, r"绑定(?:手机号?)?\s*(.*)", needs=ANY)
     def bind_command(message, sender, match):
         phone = match.group(1).strip()

@@ -60,3 +60,37 @@ def sync_role_tag(openid: str) -> str:
 
 def enqueue_sync(openid: str):
     return jobs.enqueue(sync_role_tag, openid, queue_name=jobs.DEFAULT, retry=RETRY)
+
+
+RECHECK_KEY = "fdy:tags:recheck:"
+RECHECK_TTL = 600
+
+
+def tag_out_of_date(sender) -> bool:
+    """Does this sender wear another role tag than its role calls for?
+
+    Catches role changes made elsewhere (an account created for an already
+    bound identity, an account deleted) the next time the user writes.
+    """
+    from menus.push import _cached_tags
+
+    role = sender.role if sender.role in ("counselor", "staff") else None
+    known = _cached_tags()
+    if known is None:  # tags never set up here: only a bound user with a role needs the job
+        return role is not None
+    worn = set((sender.follower.tags if sender.follower else "").split(",")) & {str(t) for t in known.values()}
+    wanted = {str(known[role])} if role else set()
+    return worn != wanted
+
+
+def resync_if_needed(sender) -> None:
+    """Queue a tag update for a sender whose tag is out of date, at most every 10 minutes."""
+    from bot.store import get_redis
+
+    try:
+        if sender.identity is None and not (sender.follower and sender.follower.tags):
+            return
+        if tag_out_of_date(sender) and get_redis().set(RECHECK_KEY + sender.openid, 1, nx=True, ex=RECHECK_TTL):
+            enqueue_sync(sender.openid)
+    except Exception:  # noqa: BLE001 - never in the way of the reply
+        log.warning("tag recheck skipped", exc_info=True)

@@ -122,7 +122,8 @@ def identity_for_phone(session: Session, phone: str) -> Identity | None:
     """The identity with this phone; created for an active account that lacks one.
 
     Accounts normally create their identity (SPEC 2); this repairs an account
-    made before that, so its owner can still bind by SMS or reset a password.
+    made before that, so its owner can still bind by SMS or reset a password
+    (the random initial password is not sent: binding or 忘记密码 replace it).
     """
     identity = identity_by_phone(session, phone)
     if identity is not None:
@@ -130,16 +131,10 @@ def identity_for_phone(session: Session, phone: str) -> Identity | None:
     account = active_account_by_phone(session, phone)
     if account is None:
         return None
-    username = phone
-    if session.scalar(select(Identity.id).where(Identity.username == username)) is not None:
-        username = f"{phone}-{secrets.token_hex(2)}"
-    identity = Identity(username=username, phone=phone, name=account.name,
-                        password_hash=hash_password(secrets.token_urlsafe(12)))
-    session.add(identity)
-    session.flush()
-    account.identity_id = identity.id
+    from .identity_accounts import link_identity
+
     log.info("identity created for account %s that had none", account.id)
-    return identity
+    return link_identity(session, account).identity
 
 
 # -- SMS codes ----------------------------------------------------------------------

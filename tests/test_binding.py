@@ -399,3 +399,34 @@ def test_account_without_identity_gets_one_on_sms_binding(factory, db, simulator
     fresh(db)
     identity = db.scalar(select(Identity).where(Identity.phone == counselor.phone))
     assert identity.openid == openid and counselor.identity_id == identity.id
+
+
+def test_role_tag_follows_account_changes_made_elsewhere(factory, db, simulator, live_server, run_jobs):
+    """Case 1 fixed by the superior: the already bound user gets its tag on its next message."""
+    openid = simulator.add_user()["openid"]
+    factory.identity("13566667777", openid=openid)
+    factory.commit()
+    say(simulator, openid, "帮助")
+    run_jobs()
+    assert simulator.state.get_user(openid)["tagid_list"] == []
+
+    account = factory.counselor(factory.college(), phone="13566667777", with_identity=False)
+    factory.commit()
+    say(simulator, openid, "帮助")
+    run_jobs()
+    tags = role_tag_ids(simulator)
+    assert simulator.state.get_user(openid)["tagid_list"] == [tags["辅导员"]]
+    batch_calls = len(simulator.calls("/cgi-bin/tags/members/batchtagging"))
+    say(simulator, openid, "帮助")  # in step now: nothing queued
+    run_jobs()
+    assert len(simulator.calls("/cgi-bin/tags/members/batchtagging")) == batch_calls
+
+    account.deactivate()
+    factory.commit()
+    from bot.store import get_redis
+    from jobs.tags import RECHECK_KEY
+
+    get_redis().delete(RECHECK_KEY + openid)  # the 10-minute guard, as if it had passed
+    say(simulator, openid, "帮助")
+    run_jobs()
+    assert simulator.state.get_user(openid)["tagid_list"] == []
