@@ -1,6 +1,127 @@
-"""(being written)"""
+"""The counselor's task pages (SPEC 8): the list, one task with 完成 and 签到 buttons.
+
+Only a counselor's own received tasks are shown; anyone else gets a polite
+refusal that says what to do instead. The buttons POST with a per-session
+CSRF token, and the rules are the chat's (models/task_rules.py).
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+import hmac
+import secrets
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from itsdangerous import URLSafeSerializer
+
+from bot.oauth import openid_required
+from models import db, task_rules
+from models.resolution import resolve
+from models.tasks import Task, local_text
+from models.vocab import TASK_TYPE_SHORT
 
 bp = Blueprint("pages_tasks", __name__)
+
+CONFIDENTIAL_NOTE = "本任务保密，仅限本人学习，无需转发学生"
+SHARE_SALT = "fdy-share-task"
+
+
+def share_token(task_id: int) -> str:
+    """Signed with SECRET_KEY: a student cannot guess another task's share page."""
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SHARE_SALT).dumps(task_id)
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
+def check_csrf() -> None:
+    sent = request.form.get("csrf", "")
+    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+        abort(400)
+
+
+def refusal(message: str, status: int = 403, link: tuple[str, str] | None = None):
+    return render_template("tasks/refusal.html", message=message, link=link), status
+
+
+def _counselor_or_refusal():
+    sender = resolve(db.session, session["openid"])
+    if sender.account is None:
+        if sender.identity is None:
+            return None, refusal("您的微信还没有绑定平台账号，绑定后即可查看任务。", 403, ("去登录绑定", "/auth/login"))
+        return None, refusal("账号不存在：当前微信绑定的身份没有对应的平台账号。请在公众号回复「诊断」查看原因和解决办法。")
+    if not sender.account.is_counselor:
+        return None, refusal("任务页面供辅导员使用。工作人员请在公众号回复「任务」，或打开任务的进度页面。")
+    return sender.account, None
+
+
+def view_model(task: Task, rec) -> dict:
+    opens = closes = None
+    if task.is_live and task.live_start and task.live_end:
+        opens, closes = task_rules.checkin_window(task)
+    return {
+        "task": task, "rec": rec, "type_name": TASK_TYPE_SHORT.get(task.type, "其他"),
+        "deadline": local_text(task.deadline), "live_start": local_text(task.live_start),
+        "live_end": local_text(task.live_end), "opens": local_text(opens), "closes": local_text(closes),
+        "completed_at": local_text(rec.completed_at), "checked_in_at": local_text(rec.checked_in_at),
+        "done": task_rules.fully_done(task, rec), "issuer_unit": task.issuer.unit.name if task.issuer else "",
+    }
+
+
+@bp.get("/tasks/")
+@openid_required
+def task_list():
+    account, refused = _counselor_or_refusal()
+    if refused:
+        return refused
+    pending, done = task_rules.counselor_tasks(db.session, account, pending_limit=50, done_limit=20)
+    return render_template("tasks/list.html", pending=[view_model(t, r) for t, r in pending],
+                           done=[view_model(t, r) for t, r in done])
+
+
+@bp.get("/tasks/<int:task_id>")
+@openid_required
+def task_detail(task_id: int):
+    account, refused = _counselor_or_refusal()
+    if refused:
+        sender = resolve(db.session, session["openid"])
+        task = db.session.get(Task, task_id)
+        if sender.account is not None and sender.account.is_staff and task is not None \
+                and task_rules.can_see(db.session, sender.account, task):
+            return refusal("任务页面供辅导员使用。您可以查看这个任务的进度。", 403,
+                           ("查看进度", url_for("pages_progress.task_progress", task_id=task_id)))
+        return refused
+    rec = task_rules.received(db.session, account, task_id)
+    if rec is None:
+        return refusal(f"没有找到派发给您的任务 #{task_id}。", 404, ("查看我的任务", url_for("pages_tasks.task_list")))
+    task = rec.task
+    model = view_model(task, rec)
+    share_url = None
+    if not task.confidential and task.status != "cancelled":
+        share_url = url_for("pages_share.shared_task", token=share_token(task.id))
+    return render_template("tasks/detail.html", **model, csrf=csrf_token(), share_url=share_url,
+                           confidential_note=CONFIDENTIAL_NOTE)
+
+
+def _act(task_id: int, rule):
+    account, refused = _counselor_or_refusal()
+    if refused:
+        return refused
+    check_csrf()
+    outcome = rule(db.session, account, task_id)
+    flash(outcome.text, "ok" if outcome.ok else "error")
+    return redirect(url_for("pages_tasks.task_detail", task_id=task_id))
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+@openid_required
+def complete(task_id: int):
+    return _act(task_id, task_rules.complete)
+
+
+@bp.post("/tasks/<int:task_id>/checkin")
+@openid_required
+def check_in(task_id: int):
+    return _act(task_id, task_rules.check_in)
