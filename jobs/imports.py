@@ -19,8 +19,9 @@ from . import BULK, enqueue, job
 log = logging.getLogger(__name__)
 
 IMPORT_TIMEOUT = 3 * 3600
-# WeChat caps a customer-service text; the report is trimmed to this many errors.
-ERRORS_IN_MESSAGE = 15
+# A chat message must stay readable on a phone: a few error lines, then a cut.
+ERRORS_IN_MESSAGE = 8
+MESSAGE_CHARS = 600
 
 
 def import_job_id(path: str) -> str:
@@ -41,6 +42,8 @@ def run_import(path: str, openid: str | None = None, delete_after: bool = False)
     name = os.path.basename(path)
     report = import_graduates(db.session, path)
     text = f"毕业生数据文件 {name}：\n" + report.summary(max_errors=ERRORS_IN_MESSAGE)
+    if len(text) > MESSAGE_CHARS:
+        text = text[:MESSAGE_CHARS - 30] + "……\n完整错误清单请用命令行 graduates import 查看。"
     if openid:
         try:
             get_client().send_text(openid, text)

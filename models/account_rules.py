@@ -254,6 +254,7 @@ def _create(session, actor: Account | None, *, level: str, name: str, phone: str
         reasons = phone_reasons(session, phone) or ["保存时发生冲突，请稍后重试"]
         return refused(*reasons)
     log.info("account %s (%s) created by %s", account.id, level, actor.id if actor else "cli")
+    _sync_role_tag(link.identity)
     if link.created:
         sms_note = "已向该手机号发送短信：身份账号已开通，账号为手机号，含初始密码。"
     else:
@@ -267,6 +268,14 @@ def _create(session, actor: Account | None, *, level: str, name: str, phone: str
         deliver_later(sms_row.id)
     message = f"已添加{describe(account)}。\n{sms_note}\n本人关注服务号并登录绑定后即可使用。"
     return Result(True, message=message, account=account)
+
+
+def _sync_role_tag(identity) -> None:
+    """A WeChat user already bound to this identity changes role now: give it its menu's tag."""
+    if identity is not None and identity.openid:
+        from .binding import sync_tags
+
+        sync_tags([identity.openid])
 
 
 def add_ministry_account(session, *, name: str, phone: str, notify: str = "now") -> Result:
@@ -379,6 +388,9 @@ def _managed_target(session, actor: Account, phone: str, verb: str) -> tuple[Acc
         return None, [f"账号不存在：没有手机号为 {mask_phone(phone)} 的有效账号"]
     if target.id == actor.id:
         return None, [f"不能{verb}自己的账号，请联系您的上级"]
+    if (actor.level == COLLEGE and actor.levels and target.college_id == actor.unit_id
+            and target.level == COUNSELOR and target.study_level not in actor.study_levels):
+        return None, [f"该辅导员的学历层次（{target.study_level}）不在您管理的层次（{'、'.join(actor.study_levels)}）内，不能{verb}"]
     if not actor.active or actor.level == COUNSELOR or not (actor.level == MINISTRY or row_in_scope(actor, target)):
         return None, [f"手机号 {mask_phone(phone)} 的账号不在您管理的单位（{actor.unit.full_name}）内，不能{verb}"]
     if target.level not in MANAGED_LEVELS[actor.level]:
@@ -395,6 +407,7 @@ def delete_account(session, actor: Account, phone: str) -> Result:
     audit(session, actor, "delete", target, line)
     session.commit()
     log.info("account %s deleted by %s", target.id, actor.id)
+    _sync_role_tag(target.identity)
     return Result(True, message=f"已删除{line}。\n该手机号现在可以重新开通账号。", account=target)
 
 

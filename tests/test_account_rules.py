@@ -361,3 +361,28 @@ def test_ministry_accounts_only_by_cli(db, tree):
     # No chat rule creates a ministry account: the ministry manages provinces only.
     assert rules.MANAGED_LEVELS[MINISTRY] == (PROVINCE,)
     assert COUNSELOR not in rules.MANAGED_LEVELS[PROVINCE]
+
+
+def test_college_limited_to_levels_cannot_touch_other_levels(db, tree, factory):
+    limited = factory.staff(COLLEGE, tree.cs, levels="本科")
+    master = factory.counselor(tree.cs, study_level="硕士", majors=[tree.cst])
+    factory.commit()
+    res = rules.delete_account(db, limited, master.phone)
+    assert not res.ok and "学历层次（硕士）不在您管理的层次（本科）内" in res.reasons[0]
+    assert rules.delete_account(db, limited, tree.counselor.phone).ok  # its 本科 counselor
+
+
+def test_already_bound_user_gets_its_role_tag_when_the_account_appears(db, tree, factory, run_jobs, simulator):
+    openid = simulator.add_user()["openid"]
+    phone = next_phone()
+    factory.identity(phone, "孙悦", openid=openid)
+    factory.follower(openid)
+    factory.commit()
+    res = rules.add_counselor(db, tree.college, name="孙悦", phone=phone, study_level="本科", majors="软件工程")
+    assert res.ok
+    run_jobs()
+    tagged = simulator.state.get_user(openid)["tagid_list"]
+    assert len(tagged) == 1
+    assert rules.delete_account(db, tree.college, phone).ok
+    run_jobs()
+    assert simulator.state.get_user(openid)["tagid_list"] == []
