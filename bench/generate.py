@@ -319,18 +319,20 @@ def importer_available() -> bool:
     return True
 
 
-def import_csv(database_url: str, path: Path, redis_url: str | None = None):
+def import_csv(database_url: str, path: Path, redis_url: str | None = None, app=None):
     """models.importer.import_graduates on `path` inside an app context; returns its report."""
     from bench.common import DEFAULT_REDIS_URL, make_app
     from models import db
     from models.importer import import_graduates
 
-    app = make_app(database_url, redis_url or DEFAULT_REDIS_URL)
+    own = app is None
+    app = app or make_app(database_url, redis_url or DEFAULT_REDIS_URL)
     try:
         with app.app_context():
             return import_graduates(db.session, str(path))
     finally:
-        app.extensions["fdy.db"].engine.dispose()
+        if own:
+            app.extensions["fdy.db"].engine.dispose()
 
 
 def report_summary(report) -> str:
@@ -349,18 +351,19 @@ def report_summary(report) -> str:
     return repr(report)[:200]
 
 
-def write_graduates(engine, database_url: str, tree: Tree, preset: Preset, rng: random.Random, via: str) -> tuple[str, float]:
+def write_graduates(engine, database_url: str, tree: Tree, preset: Preset, rng: random.Random, via: str,
+                    redis_url: str | None = None, work_dir: Path | None = None, app=None) -> tuple[str, float]:
     from models import Graduate
 
     rows = graduate_rows(tree, preset, rng)
     if via == "importer":
-        path = DATA_DIR / f"graduates-{preset.graduates}.csv"
+        path = (work_dir or DATA_DIR) / f"graduates-{preset.graduates}.csv"
         t0 = time.perf_counter()
         write_graduate_csv(path, rows)
         t_csv = time.perf_counter() - t0
         print(f"  graduates CSV {path.name}: {preset.graduates} rows in {t_csv:.1f} s", flush=True)
         t0 = time.perf_counter()
-        report = import_csv(database_url, path)
+        report = import_csv(database_url, path, redis_url, app)
         elapsed = time.perf_counter() - t0
         print(f"  import_graduates: {report_summary(report)}", flush=True)
         return "models.importer.import_graduates", elapsed
@@ -382,11 +385,14 @@ def table_counts(engine) -> dict:
 
 
 def generate(database_url: str, preset_name: str, seed: int = 2026, graduates: str = "auto",
-             quiet: bool = False) -> dict:
+             quiet: bool = False, fresh: bool = True, redis_url: str | None = None,
+             work_dir: Path | None = None, app=None) -> dict:
+    """Write the preset into `database_url`. fresh=False writes into an existing, empty schema;
+    `app` (optional) is the Flask app whose context the importer runs in."""
     from models.base import make_engine
 
     preset = PRESETS[preset_name]
-    say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, **k, flush=True))
+    say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, **k, flush=True))  # noqa: E731
     rng = random.Random(seed)
     now = datetime(2026, 3, 1, 8, 0, 0)
     via = graduates
@@ -396,7 +402,8 @@ def generate(database_url: str, preset_name: str, seed: int = 2026, graduates: s
     t_all = time.perf_counter()
 
     t0 = time.perf_counter()
-    fresh_schema(database_url)
+    if fresh:
+        fresh_schema(database_url)
     phases["schema"] = time.perf_counter() - t0
     engine = make_engine(database_url)
     try:
@@ -413,7 +420,7 @@ def generate(database_url: str, preset_name: str, seed: int = 2026, graduates: s
         say(f"  accounts: {acc['staff']} staff, {acc['counselors']} counselors, {acc['bound']} bound, "
             f"{acc['following']} following in {phases['accounts']:.1f} s")
 
-        path, t_grad = write_graduates(engine, database_url, tree, preset, rng, via)
+        path, t_grad = write_graduates(engine, database_url, tree, preset, rng, via, redis_url, work_dir, app)
         phases["graduates"] = t_grad
         rate = preset.graduates / t_grad if t_grad else float("inf")
         say(f"  graduates: {preset.graduates} via {path} in {t_grad:.1f} s ({rate:,.0f} rows/s)")
