@@ -218,7 +218,13 @@ def register(robot) -> None:
             try:
                 start_urge(result.urge.id)
             except redis.RedisError:
-                log.error("urge %s recorded but not queued (redis down)", result.urge.id)
+                # Not queued means not sent: drop the record (it would block a retry for 2 hours)
+                # and say so, rather than report a 催办 nobody will ever receive.
+                log.error("urge %s not queued (redis down); record dropped", result.urge.id)
+                db.session.delete(result.urge)
+                db.session.commit()
+                return (f"催办未能发出：系统消息队列暂时不可用，本次不计入2小时的次数限制。"
+                        f"请几分钟后再回复「催办 {task.id}」。")
         return result.text
 
     @command(robot, r"撤销\s*#?(\d{1,9})", needs=STAFF)
