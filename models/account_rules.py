@@ -27,7 +27,7 @@ from .privacy import is_mobile, mask_phone
 from .scope import MANAGED_LEVELS, in_scope_clause, row_in_scope
 from .sms import SmsError, deliver, deliver_later, queue_sms
 from .units import Major, Unit
-from .vocab import COLLEGE, COUNSELOR, LEVEL_NAMES, MINISTRY, PROVINCE, SCHOOL, STUDY_LEVELS
+from .vocab import COLLEGE, COUNSELOR, MINISTRY, PROVINCE, SCHOOL, STUDY_LEVELS
 
 log = logging.getLogger(__name__)
 
@@ -478,7 +478,3 @@ def accounts_under(session, actor: Account) -> list[Account]:
              .options(selectinload(Account.unit), selectinload(Account.majors), selectinload(Account.cohort_rows))
              .order_by(Account.level, Account.unit_id, Account.id))
     return list(session.scalars(query))
-
-
-def level_name(level: str) -> str:
-    return LEVEL_NAMES[level]

@@ -355,10 +355,11 @@ def test_cli_add_ministry(runner, db):
 
 
 def test_ministry_accounts_only_by_cli(db, tree):
-    assert not rules._create.__name__.startswith("add")  # the write path is private
-    res = rules.add_province_account(db, tree.ministry, name="某某", phone=next_phone(), province="甲省")
-    assert res.ok
-    # No chat rule creates a ministry account: the ministry manages provinces only.
+    # No account, not even a ministry one, may create a ministry account: only the CLI path does.
+    for actor in (tree.ministry, tree.province):
+        assert rules._may_create(actor, MINISTRY) == rules.CREATOR_TEXT[MINISTRY]
+    assert rules._may_create(None, MINISTRY) is None
+    assert rules._may_create(None, PROVINCE) is not None
     assert rules.MANAGED_LEVELS[MINISTRY] == (PROVINCE,)
     assert COUNSELOR not in rules.MANAGED_LEVELS[PROVINCE]
 
