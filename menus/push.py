@@ -23,7 +23,7 @@ TAG_CACHE_TTL = 86400
 TAG_NAME_DUPLICATE = 45157
 
 
-def _cached_tags() -> dict[str, int] | None:
+def cached_role_tags() -> dict[str, int] | None:
     try:
         raw = get_redis().hgetall(TAG_CACHE_KEY)
     except Exception:  # noqa: BLE001 - Redis down: ask WeChat
@@ -42,7 +42,7 @@ def forget_role_tags() -> None:
 def ensure_role_tags(client: WeChatClient | None = None, refresh: bool = False) -> dict[str, int]:
     """{role: WeChat tag id}, creating the tags that do not exist yet."""
     if not refresh:
-        cached = _cached_tags()
+        cached = cached_role_tags()
         if cached is not None:
             return cached
     client = client or get_client()
