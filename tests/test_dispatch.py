@@ -140,6 +140,7 @@ def test_preview_confirm_creates_task_with_fixed_recipients(factory, simulator, 
     match = CONFIRM.search(reply)
     assert match and match.group(2) == "6" and match.group(3) == "2", reply
     task_id = int(match.group(1))
+    db.rollback()  # a new snapshot: MariaDB's repeatable read would show the old one
     task = db.get(Task, task_id)
     assert task.title == "2026届秋季双选会" and task.type == "招聘会" and task.cohort == 2026
     assert task.content == "双选会在体育馆举行。\n请提前通知学生携带简历。"
@@ -148,6 +149,7 @@ def test_preview_confirm_creates_task_with_fixed_recipients(factory, simulator, 
     assert got == {world.counselors[k].id for k in RECIPIENTS}
     # The draft is gone: a second 确认 creates nothing.
     assert "没有待确认的派发" in wechat.ask(world.school_openid, "确认")
+    db.rollback()
     assert db.query(Task).count() == 1
 
 

@@ -73,6 +73,7 @@ def test_deadline_reminder_goes_to_those_not_done_once(app, world, wechat, db, r
         assert reminders.remind(task.id, "remind_deadline") == 0
     run_jobs()
     assert len(reminder_inbox(simulator, world.openids["cs_shuo"])) == 1
+    db.rollback()
     unreachable = db.query(Notification).filter_by(task_id=task.id, kind="remind_deadline",
                                                    state="unreachable").count()
     assert unreachable == 2  # cs_unbound and cs_unfollowed: recorded, not sent

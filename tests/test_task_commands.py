@@ -185,8 +185,10 @@ def test_urge_once_per_two_hours_per_staff(world, wechat, db, monkeypatch, run_j
     assert "已催办" in wechat.ask(world.school_openid, f"催办 {task.id}")
     set_clock(monkeypatch, base + timedelta(hours=2))
     assert "已催办" in wechat.ask(world.college_openid, f"催办 {task.id}")
+    db.rollback()  # a new snapshot: MariaDB's repeatable read would show the old one
     assert db.query(TaskUrge).count() == 3
     run_jobs()
+    db.rollback()
     urges = [m for m in simulator.inbox(openid) if m["template_id"] == "tpl-reminder"]
     assert len(urges) == 3  # one per 催办, each its own kind
     assert all(m["data"]["phrase4"]["value"] == "催办" for m in urges)
