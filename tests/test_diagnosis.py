@@ -33,6 +33,7 @@ def test_unbound_user_is_told_how_to_bind(simulator, live_server):
     assert "尚未绑定" in reply and "绑定 手机号" in reply and "登录绑定" in reply
     assert "抱歉" not in reply  # not an error
     assert lines(reply)[0].startswith("✘ 1.")
+    assert len(reply) < 600, len(reply)
 
 
 def test_diagnose_click_button(factory, simulator, live_server):
@@ -52,6 +53,7 @@ def test_case1_fix_is_ask_the_superior(factory, simulator, live_server):
     assert marks[0].startswith("✔ 1.") and marks[2].startswith("✔ 3.")
     assert marks[1].startswith("✘ 2.") and "账号不存在" in marks[1]
     assert "上级管理员" in reply and "135****2222" in reply and "解绑" in reply
+    assert len(reply) < 600, len(reply)
 
 
 def test_case2_with_the_phone_the_user_means(factory, db, simulator, live_server):
@@ -64,6 +66,7 @@ def test_case2_with_the_phone_the_user_means(factory, db, simulator, live_server
     assert [m[0] for m in marks] == ["✔", "✔", "✔", "✘"], reply
     assert "尾号3333" in marks[3] and "账号不存在" in marks[3]
     assert f"回复「解绑」，再回复「绑定 {counselor.phone}」" in reply
+    assert len(reply) < 600, len(reply)
     fresh(db)
     assert diagnose(db, openid, phone=counselor.phone).outcome == CASE2
 
