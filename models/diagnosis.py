@@ -109,7 +109,7 @@ def diagnose(session: Session, openid: str, phone: str | None = None, following:
         source = "您最近申请绑定的手机号"
     checks: list[Check] = []
     if phone is None:
-        checks.append(Check(1, "手机号A", False, "未知：本微信还没有绑定身份账号",
+        checks.append(Check(1, "手机号A", False, "未知（本微信还没有绑定身份账号）",
                             "回复「绑定 手机号」并回复收到的验证码；或点击菜单「登录绑定」用账号密码登录"))
         checks.append(Check(2, "平台账号", None, "确定手机号后检查（可回复「诊断 手机号」检查某个手机号）"))
         checks.append(Check(3, "身份账号", None, "确定手机号后检查"))
