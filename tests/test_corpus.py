@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "wechat-messages.json"
+CORPUS = Path(__file__).resolve().parent / "data" / "wechat-messages.json"
 ENTRIES = json.loads(CORPUS.read_text(encoding="utf-8"))
 
 
