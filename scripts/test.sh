@@ -44,7 +44,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- 1. system packages -----------------------------------------------------------------------
-apt_ensure redis-server mariadb-server mariadb-client chromium
+apt_ensure redis-server mariadb-server mariadb-client chromium fonts-noto-cjk
 [ -x /usr/bin/chromium ] || die "/usr/bin/chromium missing after installing the chromium package"
 
 # --- 2. Python ---------------------------------------------------------------------------------
