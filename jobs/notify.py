@@ -24,7 +24,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, cast, exists, func, insert, literal, or_, select, update, String
+from sqlalchemy import String, and_, bindparam, case, cast, func, insert, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 import jobs
 from bot.wechat_api import TOKEN_ERRCODES, WeChatError, get_client
@@ -127,11 +128,15 @@ def template_id_for(kind: str) -> str | None:
 def create_notifications(session, task_id: int, kind: str, *conditions) -> int:
     """One row per recipient of the task matching `conditions`, in one INSERT … SELECT.
 
-    Idempotent: rows already there for (task, kind) are left alone. Rows of
-    recipients without a bound openid, or no longer following, start as 'unreachable'.
+    Idempotent: the rows of a (task, kind) are written by one statement, so if
+    any exist they all do, and a second run (a retried job) writes nothing; two
+    runs at once collide on the unique key and the loser changes nothing.
+    Rows of recipients without a bound openid, or no longer following, start as 'unreachable'.
     """
-    already = exists().where(Notification.task_id == task_id, Notification.kind == kind,
-                             Notification.account_id == TaskRecipient.account_id)
+    if session.scalar(select(Notification.id).where(Notification.task_id == task_id, Notification.kind == kind)
+                      .limit(1)) is not None:
+        session.commit()
+        return 0
     state = case((reachable_clause(), literal("pending")), else_=literal("unreachable"))
     cmid = literal(f"fdy-{task_id}-{_job_key(kind)}-", String) + cast(TaskRecipient.account_id, String)
     now = utcnow()
@@ -139,18 +144,24 @@ def create_notifications(session, task_id: int, kind: str, *conditions) -> int:
         literal(task_id), TaskRecipient.account_id, literal(kind), Identity.openid, state, cmid, literal(0),
         literal(now), literal(""),
     ).select_from(TaskRecipient).join(Account, Account.id == TaskRecipient.account_id)).where(
-        TaskRecipient.task_id == task_id, ~already, *conditions)
-    result = session.execute(insert(Notification).from_select(
-        ["task_id", "account_id", "kind", "openid", "state", "client_msg_id", "attempts", "created_at", "delivery"],
-        rows))
-    if kind == KIND_TASK:
-        # Someone unbound between 确认 and now is 未触达 as well.
-        session.execute(update(TaskRecipient).where(
-            TaskRecipient.task_id == task_id,
-            TaskRecipient.account_id.in_(select(Notification.account_id).where(
-                Notification.task_id == task_id, Notification.kind == kind, Notification.state == "unreachable")))
-            .values(notify_state="unreachable"))
-    session.commit()
+        TaskRecipient.task_id == task_id, *conditions)
+    try:
+        result = session.execute(insert(Notification).from_select(
+            ["task_id", "account_id", "kind", "openid", "state", "client_msg_id", "attempts", "created_at",
+             "delivery"], rows))
+        if kind == KIND_TASK:
+            # Someone unbound between 确认 and now is 未触达 as well.
+            session.execute(update(TaskRecipient).where(
+                TaskRecipient.task_id == task_id,
+                TaskRecipient.account_id.in_(select(Notification.account_id).where(
+                    Notification.task_id == task_id, Notification.kind == kind,
+                    Notification.state == "unreachable")))
+                .values(notify_state="unreachable"))
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        log.info("notifications of task %s (%s) were created by another job", task_id, kind)
+        return 0
     return result.rowcount or 0
 
 

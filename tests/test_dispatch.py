@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from models.tasks import Notification, Task, TaskRecipient
+from models.tasks import Task, TaskRecipient
 from models.vocab import COLLEGE, SCHOOL
 from tests.wechat_client import new_openid
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 import models.tasks as clockmod
 from models.dispatch import Draft, create_task
-from models.tasks import Notification, Task, TaskRecipient, TaskUrge, from_local
-from models.vocab import COLLEGE, SCHOOL
+from models.tasks import Notification, Task, TaskRecipient, TaskUrge
+from models.vocab import SCHOOL
 from tests.test_dispatch import build_world
 from tests.wechat_client import new_openid
 
