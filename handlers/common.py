@@ -79,6 +79,12 @@ def refusal_for(sender: Sender, needs: str) -> str | None:
 Handler = Callable[..., str | None]
 
 
+def _checked(fn: Handler, message, needs: str, match):
+    """Check the sender may run it, then run it: the one place `needs` is enforced."""
+    sender = current_sender(message.source)
+    return refusal_for(sender, needs) or fn(message, sender, match)
+
+
 def command(robot, pattern: str, needs: str = ACCOUNT, whole: bool = False):
     """Register a text command. `whole=True` matches the whole message, not its first line."""
     regex = re.compile(pattern)
@@ -87,13 +93,7 @@ def command(robot, pattern: str, needs: str = ACCOUNT, whole: bool = False):
         def handle(message):
             text = normalize(message.content) if whole else first_line(message.content)
             match = regex.fullmatch(text)
-            if not match:
-                return None
-            sender = current_sender(message.source)
-            refusal = refusal_for(sender, needs)
-            if refusal:
-                return refusal
-            return fn(message, sender, match)
+            return _checked(fn, message, needs, match) if match else None
 
         handle.__name__ = f"command_{fn.__name__}"
         robot.add_handler(handle, type="text")
@@ -107,13 +107,7 @@ def click(robot, key: str, needs: str = ACCOUNT):
 
     def decorator(fn: Handler) -> Handler:
         def handle(message):
-            if (message.key or "") != key:
-                return None
-            sender = current_sender(message.source)
-            refusal = refusal_for(sender, needs)
-            if refusal:
-                return refusal
-            return fn(message, sender, None)
+            return _checked(fn, message, needs, None) if (message.key or "") == key else None
 
         handle.__name__ = f"click_{fn.__name__}"
         robot.add_handler(handle, type="click_event")
