@@ -39,24 +39,23 @@ def counselor_task_list(sender) -> str:
     pending, done = task_rules.counselor_tasks(db.session, sender.account)
     if not pending and not done:
         return "您目前没有收到任务。有新任务时会通过公众号消息通知您。"
-    lines = []
+    items = []
     if pending:
         total = task_rules.pending_count_for(db.session, sender.account)
-        lines.append(f"待办任务 {total} 个" + (f"（列出前{len(pending)}个）" if total > len(pending) else "") + "：")
+        items.append(f"待办任务 {total} 个" + (f"（列出前{len(pending)}个）" if total > len(pending) else "") + "：")
         for task, rec in pending:
             due = f" 截止{local_text(task.deadline, '%m-%d %H:%M')}" if task.deadline else ""
             if task.is_live and task.live_start:
                 due = f" 直播{local_text(task.live_start, '%m-%d %H:%M')}"
-            lines.append(f"#{task.id} [{TASK_TYPE_SHORT.get(task.type, '其他')}] {_clip(task.title, 18)}{due} {_status(task, rec)}")
+            items.append(f"#{task.id} [{TASK_TYPE_SHORT.get(task.type, '其他')}] {_clip(task.title, 18)}{due} {_status(task, rec)}")
     else:
-        lines.append("待办任务：无，全部完成了。")
+        items.append("待办任务：无，全部完成了。")
     if done:
-        lines.append("最近完成：")
+        items.append("最近完成：")
         for task, rec in done:
-            lines.append(f"#{task.id} {_clip(task.title, 18)} {_status(task, rec)}")
-    lines.append("回复「任务 编号」看详情，「完成 编号」标记完成，直播课回复「签到 编号」。")
-    lines.append(f"任务页：{_base()}/tasks/")
-    return "\n".join(lines)
+            items.append(f"#{task.id} {_clip(task.title, 18)} {_status(task, rec)}")
+    tail = ["回复「任务 编号」看详情，「完成 编号」标记完成，直播课回复「签到 编号」。", f"任务页：{_base()}/tasks/"]
+    return staff.fit_reply([], items, tail, more="……更多见任务页")
 
 
 def counselor_task_detail(sender, task_id: int) -> str:

@@ -29,6 +29,21 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def fit_reply(head: list[str], items: list[str], tail: list[str], more: str = "……另有 {n} 条未列出",
+              limit: int = REPLY_LIMIT) -> str:
+    """head + as many items as fit + tail, within a passive reply's length (SPEC: under ~600 characters)."""
+    budget = limit - sum(len(x) + 1 for x in head + tail) - len(more) - 8
+    shown = []
+    for item in items:
+        if budget - len(item) - 1 < 0:
+            break
+        shown.append(item)
+        budget -= len(item) + 1
+    if len(shown) < len(items):
+        shown.append(more.format(n=len(items) - len(shown)))
+    return "\n".join(head + shown + tail)
+
+
 def _base() -> str:
     return current_app.config["PUBLIC_BASE_URL"].rstrip("/")
 
@@ -107,41 +122,41 @@ def progress_text(sender, task: Task) -> str:
         lines.append(f"直播课：已标记完成 {p.completed}，已签到 {p.checked_in}（两者都做到才算完成）")
     if p.refused:
         lines.append(f"拒收通知 {p.refused} 人")
+    units = []
     if p.units:
-        more = f"（共{p.unit_count}个，列出未完成最多的{len(p.units)}个）" if p.unit_count > len(p.units) else ""
-        lines.append(f"按{p.unit_kind}{more}：")
-        for u in p.units:
-            lines.append(f"{_clip(u.name, 14)}：已完成 {u.done}/{u.total}，未完成 {u.pending}，未触达 {u.unreachable}")
-    lines.append(f"名单：回复「未完成 {task.id}」；催办：回复「催办 {task.id}」")
-    lines.append(f"详情：{_base()}/progress/{task.id}")
-    return "\n".join(lines)
+        more = f"（共{p.unit_count}个，未完成多的在前）" if p.unit_count > len(p.units) else "："
+        lines.append(f"按{p.unit_kind}{more}")
+        units = [f"{_clip(u.name, 14)}：已完成 {u.done}/{u.total}，未完成 {u.pending}，未触达 {u.unreachable}"
+                 for u in p.units]
+    tail = [f"名单：回复「未完成 {task.id}」；催办：回复「催办 {task.id}」", f"详情：{_base()}/progress/{task.id}"]
+    return fit_reply(lines, units, tail, more="……其余见详情页")
 
 
 def pending_text(sender, task: Task) -> str:
     total, rows = task_rules.pending_recipients(db.session, sender.account, task, limit=20)
     if total == 0:
         return f"任务 #{task.id} 在您管理的范围内没有未完成的辅导员。"
-    lines = [f"任务 #{task.id} 未完成 {total} 人" + ("（列出前20人）：" if total > 20 else "：")]
+    head = [f"任务 #{task.id} 未完成 {total} 人："]
+    items = []
     for account, college, rec in rows:
         mark = "（未触达）" if rec.notify_state == "unreachable" else ""
         if task.is_live and rec.completed_at is not None:
             mark += "（未签到）"
-        lines.append(f"{_clip(account.name, 16)} {_clip(college, 12)} 尾号{phone_tail(account.phone)}{mark}")
-    if total > 20:
-        lines.append(f"完整情况：{_base()}/progress/{task.id}")
-    return "\n".join(lines)
+        items.append(f"{_clip(account.name, 16)} {_clip(college, 12)} 尾号{phone_tail(account.phone)}{mark}")
+    tail = [f"完整名单：{_base()}/progress/{task.id}"] if total > len(items) else []
+    return fit_reply(head, items, tail, more=f"……共 {total} 人，其余见下方链接" if total > len(items) else "……其余见进度页")
 
 
 def reach_text(sender) -> str:
     r = task_rules.reach(db.session, sender.account, limit=20)
     lines = [f"您管理的辅导员 {r.total} 人：已绑定 {r.bound} 人，其中关注公众号 {r.following} 人；"
              f"未绑定 {r.total - r.bound} 人。收不到任务通知（未触达）{r.unreachable} 人。"]
-    if r.not_bound:
-        lines.append("未绑定的辅导员" + ("（前20人）：" if r.total - r.bound > 20 else "："))
-        for account, college in r.not_bound:
-            lines.append(f"{_clip(account.name, 16)} {_clip(college, 12)} 尾号{phone_tail(account.phone)}")
-        lines.append("请提醒他们关注公众号并回复「绑定 手机号」完成绑定。")
-    return "\n".join(lines)
+    if not r.not_bound:
+        return "\n".join(lines)
+    lines.append("未绑定的辅导员" + ("（前20人）：" if r.total - r.bound > 20 else "："))
+    items = [f"{_clip(account.name, 16)} {_clip(college, 12)} 尾号{phone_tail(account.phone)}"
+             for account, college in r.not_bound]
+    return fit_reply(lines, items, ["请提醒他们关注公众号并回复「绑定 手机号」完成绑定。"], more="……")
 
 
 def staff_task_list(sender) -> str:
@@ -149,14 +164,15 @@ def staff_task_list(sender) -> str:
     tasks = task_rules.staff_tasks(db.session, account, limit=8)
     if not tasks:
         return "暂无任务：您还没有派发任务，您管理的辅导员也没有收到任务。回复「派发」查看派发格式。"
-    lines = ["最近的任务（已完成/人数为您管理范围内）："]
+    items = []
     for task in tasks:
         p = task_rules.progress(db.session, account, task)
         mine = "我派发 " if task.issuer_id == account.id else ""
         status = "【已撤销】" if task.status == "cancelled" else ""
-        lines.append(f"#{task.id} {mine}{_clip(task.title, 16)}{status} 已完成 {p.done}/{p.total}")
-    lines.append("回复「进度 编号」查看进度，「未完成 编号」查看名单，「催办 编号」提醒未完成的辅导员。")
-    return "\n".join(lines)
+        items.append(f"#{task.id} {mine}{_clip(task.title, 16)}{status} 已完成 {p.done}/{p.total}")
+    return fit_reply(["最近的任务（已完成/人数为您管理范围内）："], items,
+                     ["回复「进度 编号」查看进度，「未完成 编号」查看名单，「催办 编号」提醒未完成的辅导员。",
+                      f"全部任务：{_base()}/progress/"])
 
 
 def staff_task_detail(sender, task: Task) -> str:

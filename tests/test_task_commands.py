@@ -204,3 +204,25 @@ def test_withdraw_only_by_issuer(world, wechat, db, monkeypatch):
     assert "已撤销" in wechat.ask(world.school_openid, f"撤销 {task.id}")
     assert "已撤销" in wechat.ask(world.openids["cs_ben"], f"完成 {task.id}")
     assert "无需催办" in wechat.ask(world.school_openid, f"催办 {task.id}")
+
+
+def test_long_replies_stay_within_a_passive_reply(factory, simulator, wechat, db):
+    school = factory.school(name="一所名字相当长的综合性研究型示范大学")
+    staff_openid = new_openid()
+    staff = factory.staff(SCHOOL, school, openid=staff_openid)
+    for i in range(14):
+        college = factory.college(school, name=f"第{i:02d}号马克思主义与当代社会发展研究学院")
+        for j in range(3):
+            factory.counselor(college, name=f"很长名字的辅导员{i:02d}{j}", cohorts=[2026], with_identity=False)
+    factory.commit()
+    task = make_task(db, staff, title="标" * 64)
+    progress = wechat.ask(staff_openid, f"进度 {task.id}")
+    assert len(progress) <= 600 and "已完成 0/42" in progress and "未触达 42" in progress
+    assert progress.count("研究学院") <= 10 and "共14个" in progress
+    pending = wechat.ask(staff_openid, f"未完成 {task.id}")
+    assert len(pending) <= 600 and "未完成 42 人" in pending and f"/progress/{task.id}" in pending
+    reach = wechat.ask(staff_openid, "触达")
+    assert len(reach) <= 600 and "辅导员 42 人" in reach
+    for n in range(12):
+        make_task(db, staff, title=f"任务标题也可以写得很长很长很长很长很长{n}")
+    assert len(wechat.ask(staff_openid, "任务")) <= 600
