@@ -2,8 +2,17 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 import config as settings
+
+
+class BoundedIntConverter(IntegerConverter):
+    """<int:...> limited to a signed 32-bit value (our ids; SQLite and MariaDB take it)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: settings.Config | None = None) -> Flask:
@@ -13,6 +22,9 @@ def create_app(config: settings.Config | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(settings.PROJECT_ROOT / "instance"),
                 template_folder=str(settings.PROJECT_ROOT / "handlers" / "templates"),
                 static_folder=str(settings.PROJECT_ROOT / "handlers" / "static"))
+    # Before any route is added: an id too big for a database integer is "not found" (404), not
+    # an OverflowError from the driver (500) — every page with <int:...> is covered at once.
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config.from_mapping(cfg.as_flask_config())
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       PERMANENT_SESSION_LIFETIME=7 * 86400)

@@ -19,10 +19,28 @@ APOLOGY = "抱歉，系统暂时出了点问题，请稍后再试。如多次出
 SILENT_EVENTS = {"unsubscribe_event", "templatesendjobfinish_event", "view_event", "location_event"}
 
 
+# WeChat refuses a passive text reply over 2048 bytes (the user would see nothing at all), and
+# a phone screen wants far less. Handlers keep their replies short; this is the net for the
+# one that echoes a huge input back.
+MAX_REPLY_BYTES = 2000
+MAX_REPLY_CHARS = 600
+CUT_NOTE = "……（内容过长，已截断）"
+
+
+def fit_text(content: str) -> str:
+    if len(content) <= MAX_REPLY_CHARS and len(content.encode("utf-8")) <= MAX_REPLY_BYTES:
+        return content
+    cut = content[:MAX_REPLY_CHARS - len(CUT_NOTE)]
+    budget = MAX_REPLY_BYTES - len(CUT_NOTE.encode("utf-8"))
+    cut = cut.encode("utf-8")[:budget].decode("utf-8", "ignore")
+    return cut + CUT_NOTE
+
+
 def _safe_cdata(reply: WeChatReply) -> WeChatReply:
-    # "]]>" inside a CDATA section would end it early and break the XML.
-    if isinstance(reply, TextReply) and "]]>" in (reply.content or ""):
-        reply._args["content"] = reply.content.replace("]]>", "]]]]><![CDATA[>")
+    if isinstance(reply, TextReply) and reply.content:
+        content = fit_text(reply.content)
+        # "]]>" inside a CDATA section would end it early and break the XML.
+        reply._args["content"] = content.replace("]]>", "]]]]><![CDATA[>")
     return reply
 
 
