@@ -149,12 +149,19 @@ def check_header(cells: list) -> tuple[dict[str, int] | None, str | None]:
     return positions, None
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def parse_row(cells: list, positions: dict[str, int]) -> tuple[dict | None, list[str]]:
     values = {name: _cell(cells[i]) if i < len(cells) else "" for name, i in positions.items()}
     reasons = [f"{name}为空" for name in REQUIRED if not values[name]]
     for name, limit in MAX_LEN.items():
         if len(values[name]) > limit:
             reasons.append(f"{name}超过{limit}个字")
+    # NUL and other control characters are damage, not data (a 学号 "S\x0012" is not S12).
+    damaged = [name for name, value in values.items() if _CONTROL.search(value)]
+    if damaged:
+        reasons.append(f"{'、'.join(damaged)}含有不可见的控制字符，请检查文件是否损坏")
     if values["学历层次"] and values["学历层次"] not in STUDY_LEVELS:
         reasons.append(f"学历层次“{values['学历层次']}”无效（应为{'/'.join(STUDY_LEVELS)}）")
     cohort = values["届别"]
