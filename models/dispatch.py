@@ -412,8 +412,8 @@ def create_task(session: Session, issuer: Account, draft: Draft) -> tuple[Task, 
 
 
 def confirmation_text(task: Task, total: int, unreachable: int) -> str:
-    return (f"已派发任务 #{task.id}，共 {total} 名辅导员，其中 {unreachable} 名未触达\n"
-            f"通知正在发送。回复「进度 {task.id}」查看完成情况。")
+    # Exactly the marker of SPEC 9.5: other systems read this reply.
+    return f"已派发任务 #{task.id}，共 {total} 名辅导员，其中 {unreachable} 名未触达"
 
 
 def reminder_times(task: Task) -> dict[str, datetime]:

@@ -137,7 +137,7 @@ def test_preview_confirm_creates_task_with_fixed_recipients(factory, simulator, 
     assert preview.rstrip().endswith("回复「确认」派发，「取消」放弃（10分钟内有效）")
     assert db.scalar(select(Task.id)) is None  # nothing written before 确认
     reply = wechat.ask(world.school_openid, "确认")
-    match = CONFIRM.search(reply)
+    match = CONFIRM.fullmatch(reply)
     assert match and match.group(2) == "6" and match.group(3) == "2", reply
     task_id = int(match.group(1))
     db.rollback()  # a new snapshot: MariaDB's repeatable read would show the old one
