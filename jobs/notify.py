@@ -445,6 +445,29 @@ def record_receipt(session, openid: str, msgid: str, status: str, park: bool = T
     return len(rows)
 
 
+@jobs.job
+def resume_all() -> int:
+    """Queue again whatever was left unqueued: a task whose fan-out never got into Redis
+    (Redis down right after 确认), and open rows of any kind. Safe to run at any time
+    (a worker start, a cron): rows are leased atomically, nothing is sent twice."""
+    session = db.session
+    no_rows = (select(Task.id).where(Task.status == "active", Task.recipient_count > 0,
+                                     ~select(Notification.id).where(Notification.task_id == Task.id,
+                                                                    Notification.kind == KIND_TASK).exists()))
+    queued = 0
+    for task_id in session.scalars(no_rows).all():
+        jobs.enqueue(fan_out, task_id, KIND_TASK, job_id=f"fanout-{task_id}-task-resume-{uuid.uuid4().hex[:8]}")
+        queued += 1
+    open_pairs = session.execute(select(Notification.task_id, Notification.kind)
+                                 .where(Notification.state.in_(OPEN_STATES)).distinct()).all()
+    for task_id, kind in open_pairs:
+        jobs.enqueue(send_batch, task_id, kind, None, None, 0, queue_name=jobs.BULK,
+                     job_id=f"notify-{task_id}-{_job_key(kind)}-resume-{uuid.uuid4().hex[:8]}",
+                     job_timeout=BATCH_TIMEOUT)
+        queued += 1
+    return queued
+
+
 def start_dispatch_fanout(task_id: int) -> None:
     """Called right after 确认 commits: the fan-out and the reminders are queued, never run inline."""
     from . import reminders

@@ -269,3 +269,20 @@ def test_dead_workers_lease_is_taken_over_with_the_same_client_msg_id(app, world
     db.expire_all()
     assert {n.state for n in db.scalars(select(Notification).where(Notification.task_id == task.id))} == \
         {"sent", "unreachable"}
+
+
+def test_resume_all_queues_a_fan_out_that_never_reached_redis(app, world, db, run_jobs, simulator):
+    task = make_task(db, world.school_staff, narrowing_ids=two_colleges(world))  # 确认 done, Redis was down
+    paused = dispatch_task(db, world)
+    with app.app_context():
+        notify.create_notifications(db, paused.id, "task")  # rows exist, their jobs were lost
+        jobs.queue(jobs.DEFAULT).empty()
+        jobs.queue(jobs.BULK).empty()
+        assert notify.resume_all() == 2
+    run_jobs()
+    assert simulator.stats()["deliveries"] == 8
+    for key in REACHABLE:
+        assert len([m for m in simulator.inbox(world.openids[key]) if m["template_id"] == "tpl-task"]) == 2
+    with app.app_context():
+        assert notify.resume_all() == 0
+    assert task.id != paused.id
