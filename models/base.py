@@ -1,6 +1,7 @@
 """Engine and sessions: one session per app context (a request or a job)."""
 from __future__ import annotations
 
+import logging
 import os
 from datetime import datetime, timezone
 
@@ -88,9 +89,19 @@ class Database:
     def _remove_session(exc=None):
         session = g.pop("db_session", None)
         if session is not None:
-            if exc is not None:
-                session.rollback()
-            session.close()
+            try:
+                if exc is not None:
+                    session.rollback()
+                session.close()
+            except Exception:
+                # The connection died under us (a database restart): the reply has been made,
+                # so drop the connection instead of turning the request into a 500.
+                logging.getLogger(__name__).warning("database session close failed; connection invalidated",
+                                                    exc_info=True)
+                try:
+                    session.invalidate()
+                except Exception:
+                    pass
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
