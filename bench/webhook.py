@@ -7,7 +7,8 @@ fdy app (FDY_ENV=production, the benchmark's database and Redis db) and
 bench/echo_app.py. N client threads, one per WeChat user (bound counselors
 that received a task), send signed `任务`, `完成 N`, `进展` in turn, each
 request on a fresh connection (gunicorn's sync workers close after each
-reply). Echo runs first, then fdy, each for the same time after a warm-up.
+reply). After a warm-up of each, echo and fdy alternate in --rounds rounds (so a change
+in the machine's load hits both alike), each for the same total time.
 Prints requests/s, p50/p99 latency and the ratio fdy/echo.
 Targets: ratio >= 0.5, fdy p99 <= 50 ms (with the national data loaded).
 """
@@ -77,7 +78,8 @@ def reply_ok(command: str, status: int, body: str, echo: bool) -> bool:
     return any(marker in body for marker in EXPECT.get(key, ("",)))
 
 
-def load(port: int, users: list, commands: list[str], seconds: float, echo: bool, max_requests: int = MAX_REQUESTS) -> dict:
+def load(port: int, users: list, commands: list[str], seconds: float, echo: bool, max_requests: int = MAX_REQUESTS,
+         keep_samples: bool = False) -> dict:
     """N threads, one per user, each sending its commands in turn until time is up."""
     latencies: list[list[float]] = [[] for _ in users]
     errors = [0] * len(users)
@@ -113,6 +115,8 @@ def load(port: int, users: list, commands: list[str], seconds: float, echo: bool
     result = summary_ms(flat)
     result.update(rps=len(flat) / elapsed if elapsed else 0.0, seconds=elapsed, errors=sum(errors),
                   unexpected=sum(bad), unexpected_samples=samples)
+    if keep_samples:
+        result["samples"] = flat
     return result
 
 
@@ -148,8 +152,35 @@ def prepare(database_url: str, redis_url: str, users: int) -> tuple[list, list[s
     return senders, commands, {"task_id": task_id, "recipients": recipients, "task_source": source}
 
 
+def steady_state_tags(database_url: str, redis_url: str, senders: list) -> None:
+    """As after a menu push: the role tag ids cached in Redis and worn by the senders, so the
+    per-message tag recheck (handlers/binding.py) finds nothing to do, as in production."""
+    try:
+        from menus.data import ROLE_TAGS
+        from menus.push import TAG_CACHE_KEY, TAG_CACHE_TTL
+    except ImportError:
+        return
+    import redis as redis_lib
+    from sqlalchemy import update
+
+    from models import Follower
+    from models.base import make_engine
+
+    ids = {role: 100 + i for i, role in enumerate(ROLE_TAGS)}
+    conn = redis_lib.Redis.from_url(redis_url)
+    conn.hset(TAG_CACHE_KEY, mapping=ids)
+    conn.expire(TAG_CACHE_KEY, TAG_CACHE_TTL)
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as db_conn:
+            db_conn.execute(update(Follower).where(Follower.openid.in_([s.openid for s in senders]))
+                            .values(tags=str(ids.get("counselor", 100))))
+    finally:
+        engine.dispose()
+
+
 def run(database_url: str, redis_url: str, users: int = 20, seconds: float = 10.0, warmup: float = 2.0,
-        workers: int = 2) -> dict:
+        workers: int = 2, rounds: int = 3) -> dict:
     senders, commands, info = prepare(database_url, redis_url, users)
     if not senders:
         raise SystemExit("no bound counselor received a task: run bench/generate.py first")
@@ -158,24 +189,39 @@ def run(database_url: str, redis_url: str, users: int = 20, seconds: float = 10.
     import redis as redis_lib
 
     redis_lib.Redis.from_url(redis_url).flushdb()  # the benchmark's own db only
+    steady_state_tags(database_url, redis_url, senders)
     results = {}
     with Children() as children:
         env = app_env(database_url, redis_url)
         echo_port = start_gunicorn(children, "gunicorn-echo", "bench.echo_app:app", env, workers)
         fdy_port = start_gunicorn(children, "gunicorn-fdy", "wsgi:app", env, workers)
-        for name, port, echo in (("echo", echo_port, True), ("fdy", fdy_port, False)):
+        targets = (("echo", echo_port, True), ("fdy", fdy_port, False))
+        for name, port, echo in targets:
             load(port, senders, commands, warmup, echo)
-            results[name] = load(port, senders, commands, seconds, echo)
+        # Interleaved rounds: a change in the machine's load hits both apps alike.
+        rounds_out: dict[str, list[dict]] = {"echo": [], "fdy": []}
+        for _ in range(rounds):
+            for name, port, echo in targets:
+                rounds_out[name].append(load(port, senders, commands, seconds / rounds, echo, keep_samples=True))
+        for name, _port, _echo in targets:
+            parts = rounds_out[name]
+            flat = [x for part in parts for x in part["samples"]]
+            elapsed = sum(part["seconds"] for part in parts)
+            results[name] = {**summary_ms(flat), "rps": len(flat) / elapsed if elapsed else 0.0, "seconds": elapsed,
+                             "errors": sum(p["errors"] for p in parts), "unexpected": sum(p["unexpected"] for p in parts),
+                             "unexpected_samples": {k: v for p in parts for k, v in p["unexpected_samples"].items()},
+                             "round_rps": [round(p["rps"], 1) for p in parts]}
             r = results[name]
             print(f"  {name:5s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
-                  f"n={r['n']} errors={r['errors']} unexpected={r['unexpected']}", flush=True)
+                  f"n={r['n']} errors={r['errors']} unexpected={r['unexpected']} rounds {r['round_rps']}", flush=True)
             for cmd, sample in r["unexpected_samples"].items():
                 print(f"    unexpected reply to {cmd!r}: {sample[:200]!r}", flush=True)
     ratio = results["fdy"]["rps"] / results["echo"]["rps"] if results["echo"]["rps"] else 0.0
     out = {
         "database": db_label(database_url), "users": len(senders), "seconds": seconds, "workers": workers,
         "echo_rps": round(results["echo"]["rps"], 1), "fdy_rps": round(results["fdy"]["rps"], 1),
-        "ratio": round(ratio, 3), "echo_p50_ms": round(results["echo"]["p50_ms"], 1),
+        "ratio": round(ratio, 3), "rounds": rounds,
+        "echo_round_rps": results["echo"]["round_rps"], "fdy_round_rps": results["fdy"]["round_rps"], "echo_p50_ms": round(results["echo"]["p50_ms"], 1),
         "echo_p99_ms": round(results["echo"]["p99_ms"], 1), "fdy_p50_ms": round(results["fdy"]["p50_ms"], 1),
         "fdy_p99_ms": round(results["fdy"]["p99_ms"], 1), "fdy_errors": results["fdy"]["errors"],
         "fdy_unexpected": results["fdy"]["unexpected"], **info,
@@ -196,12 +242,13 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per app")
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3, help="interleaved echo/fdy rounds sharing --seconds")
     args = p.parse_args(argv)
     url = args.database_url or os.environ.get("BENCH_DATABASE_URL") or default_database_url(args.preset)
     print(f"webhook: {redacted(url)}, {args.users} users, {args.seconds:.0f} s each, {args.workers} gunicorn workers",
           flush=True)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    out = run(url, args.redis_url, args.users, args.seconds, args.warmup, args.workers)
+    out = run(url, args.redis_url, args.users, args.seconds, args.warmup, args.workers, max(1, args.rounds))
     print_json_line("webhook", out)
     return 0
 
