@@ -23,6 +23,13 @@ def worker(burst: bool, no_scheduler: bool) -> None:
     from sqlalchemy.orm import configure_mappers
 
     configure_mappers()
+    # A worker start is the natural moment to pick up fan-outs orphaned by a crash or a
+    # Redis outage: rows are leased atomically, so this never sends anything twice.
+    from .notify import resume_all
+
+    requeued = resume_all()
+    if requeued:
+        click.echo(f"re-queued {requeued} unfinished notification job(s)")
     queues = [queue(name) for name in QUEUE_NAMES]
     w = Worker(queues, connection=get_redis(current_app))
     w.work(burst=burst, with_scheduler=not no_scheduler)

@@ -119,6 +119,8 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # 64 MiB page cache: a national-size recipient query stays in memory.
+            cur.execute("PRAGMA cache_size=-65536")
             cur.close()
 
         return engine
