@@ -76,6 +76,8 @@ class DemoAccount:
     levels: tuple[str, ...] = ()
 
 
+DEMO_COHORT = 2026
+
 ACCOUNTS = [
     DemoAccount("13800000001", "周敏", "ministry", "教育部", ""),
     DemoAccount("13800000002", "陈华", "province", PROVINCE, "13800000001"),
@@ -194,8 +196,64 @@ def seed_demo(session, echo=print) -> dict:
             failed += 1
             echo(f"未能创建 {spec.name}：" + "；".join(result.reasons))
     echo(f"账号：新建 {created} 个，已存在 {existing} 个" + (f"，失败 {failed} 个" if failed else "") + "。")
+    tasks = seed_demo_tasks(session, echo)
     return {"created": report.created, "updated": report.updated, "import_errors": len(report.errors),
-            "accounts_created": created, "accounts_existing": existing, "accounts_failed": failed}
+            "accounts_created": created, "accounts_existing": existing, "accounts_failed": failed,
+            "tasks_created": tasks}
+
+
+def _demo_task_forms(now) -> list[tuple[str, str]]:
+    """(issuer phone, 派发 form) pairs, with times relative to now (Beijing time)."""
+    from datetime import timedelta
+
+    from .tasks import LOCAL_FORMAT, to_local
+
+    local = to_local(now)
+    fmt = LOCAL_FORMAT
+    year = DEMO_COHORT  # the demo graduates' and counselors' cohort
+    deadline = (local + timedelta(days=7)).strftime(fmt)
+    live_start = (local + timedelta(days=2)).replace(hour=19, minute=0).strftime(fmt)
+    live_end = (local + timedelta(days=2)).replace(hour=20, minute=30).strftime(fmt)
+    return [
+        ("13800000002", f"派发\n标题：{year}届毕业生就业创业政策解读\n类型：政策\n届别：{year}\n截止：{deadline}\n"
+                        "内容：请组织毕业班学生学习本年度就业创业扶持政策，并在班会上解读。"),
+        ("13800000003", f"派发\n标题：{year}届秋季校园双选会\n类型：招聘会\n届别：{year}\n截止：{deadline}\n"
+                        "链接：https://www.ncss.cn/\n内容：请通知毕业生准时参加双选会，提前准备简历。"),
+        ("13800000003", f"派发\n标题：简历写作与面试技巧直播课\n类型：直播课\n届别：{year}\n"
+                        f"开始：{live_start}\n结束：{live_end}\n保密：否\n"
+                        "内容：辅导员请先观看直播并签到，再组织学生观看回放。"),
+    ]
+
+
+def seed_demo_tasks(session, echo=print) -> int:
+    """A few tasks dispatched through the same path as 派发 + 确认 in chat (skipped when present)."""
+    from sqlalchemy import select as _select
+
+    from jobs.notify import start_dispatch_fanout
+
+    from . import dispatch
+    from .resolution import active_account_by_phone
+    from .tasks import Task, clock
+
+    created = 0
+    for phone, form in _demo_task_forms(clock()):
+        issuer = active_account_by_phone(session, phone)
+        if issuer is None:
+            continue
+        draft, errors = dispatch.parse(session, issuer, form)
+        if draft is None:
+            echo("演示任务未能创建：" + "；".join(errors))
+            continue
+        if session.scalar(_select(Task.id).where(Task.title == draft.title)) is not None:
+            continue
+        task, total, unreachable = dispatch.create_task(session, issuer, draft)
+        try:
+            start_dispatch_fanout(task.id)
+        except Exception as exc:  # the demo still works without a queue; the worker resumes it
+            echo(f"任务 #{task.id} 的通知未能排队（{type(exc).__name__}），工作进程启动时会补发。")
+        echo(dispatch.confirmation_text(task, total, unreachable))
+        created += 1
+    return created
 
 
 def demo_directory() -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from models import Account, AuditLog, Graduate, SmsOutbox, Unit
+from models import Account, AuditLog, Graduate, SmsOutbox, Task, TaskRecipient, Unit
 from models.seed import ACCOUNTS
 from models.vocab import COLLEGE, COUNSELOR, MINISTRY, PROVINCE, SCHOOL, STAFF_LEVELS
 
@@ -19,6 +19,7 @@ def test_seed_demo_builds_a_believable_set_and_reruns_cleanly(runner, db):
     for spec in ACCOUNTS:  # the demo phones and levels, for binding in the simulator
         assert spec.phone in first.output
     assert "演示数据已就绪" in first.output
+    assert first.output.count("已派发任务 #") == 3
 
     assert count(db, Unit, Unit.kind == PROVINCE) == 1
     assert count(db, Unit, Unit.kind == SCHOOL) == 2
@@ -54,3 +55,7 @@ def test_seed_demo_builds_a_believable_set_and_reruns_cleanly(runner, db):
     assert count(db, Graduate) == graduates
     assert count(db, Account) == len(ACCOUNTS)
     assert count(db, SmsOutbox) == len(ACCOUNTS)
+    # A few tasks, dispatched through the 派发 path, not duplicated by the rerun.
+    assert count(db, Task) == 3
+    assert {t.type for t in db.scalars(select(Task))} == {"就业创业政策", "招聘会", "就业创业直播课"}
+    assert count(db, TaskRecipient) > 0
