@@ -259,6 +259,7 @@ def import_graduates(session, path_or_file, *, filename: str | None = None, batc
         return report
     batch: list[tuple[int, dict]] = []
     cache = None
+    rows = None
     try:
         rows = _xlsx_rows(fh) if _is_xlsx(fh, filename) else _csv_rows(fh)
         positions = None
@@ -285,6 +286,8 @@ def import_graduates(session, path_or_file, *, filename: str | None = None, batc
     except ImportError_ as exc:
         report.errors.append((0, str(exc)))
     finally:
+        if rows is not None:
+            rows.close()  # finish the reader (detaches its wrapper) while the file is still open
         if close:
             fh.close()
     if batch:  # good rows read before a file-level problem are kept too
