@@ -55,11 +55,13 @@ def staff_sender(session, level: str) -> Sender | None:
 
 
 def largest_task(session) -> tuple[int, int] | None:
-    """(task id, recipients) of the task with most recipients, or None."""
-    from models import TaskRecipient
+    """(task id, recipients) of the active task with most recipients (the newest on a tie), or None."""
+    from models import Task, TaskRecipient
 
-    row = session.execute(select(TaskRecipient.task_id, func.count()).group_by(TaskRecipient.task_id)
-                          .order_by(func.count().desc()).limit(1)).first()
+    row = session.execute(select(TaskRecipient.task_id, func.count())
+                          .join(Task, Task.id == TaskRecipient.task_id).where(Task.status == "active")
+                          .group_by(TaskRecipient.task_id)
+                          .order_by(func.count().desc(), TaskRecipient.task_id.desc()).limit(1)).first()
     return (row[0], row[1]) if row else None
 
 

@@ -6,7 +6,7 @@ Lines of the users file: "<openid>\t<1 if following else 0>". Prints its URL on
 the first line of stdout once it listens. Adds two loopback-only endpoints for
 the benchmark (the simulator's own /_sim/stats walks every recorded call):
   GET /_bench/counts     deliveries, duplicates, template sends seen, calls kept
-  GET /_bench/per-user   {"<n messages>": <users with n template messages>}
+  GET /_bench/per-user[?/tasks/N]  {"<n messages>": <users with n template messages (linking to …/tasks/N)>}
 The recorded call log is trimmed to the last --keep-calls entries so that a
 150,000-message run stays within memory.
 """
@@ -37,7 +37,10 @@ def bench_endpoints(app, state):
                         if environ.get("QUERY_STRING") == "full" else None,
                         "calls_kept": len(state.calls), "users": len(state.users), "time": time.time()}
             elif path == "/_bench/per-user":
-                per_user = Counter(m["openid"] for m in state.inbox if m["kind"] == "template")
+                # ?<url suffix>: only the messages linking to that page (one task's messages)
+                suffix = environ.get("QUERY_STRING") or ""
+                per_user = Counter(m["openid"] for m in state.inbox
+                                   if m["kind"] == "template" and (m.get("url") or "").endswith(suffix))
                 histogram = Counter(per_user.values())
                 body = {str(k): v for k, v in sorted(histogram.items())}
             elif path == "/_bench/clear-inbox":
