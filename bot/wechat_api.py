@@ -7,6 +7,7 @@ retried once with a fresh one.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 
@@ -21,6 +22,9 @@ TOKEN_LOCK_KEY = "fdy:wechat:access_token:lock"
 TOKEN_ERRCODES = {40001, 42001, 40014}
 # Refresh this long before WeChat's expiry so no call uses a dying token.
 TOKEN_MARGIN = 300
+# A process keeps its copy of the shared token until this long before the Redis key
+# expires: one Redis read per token lifetime instead of one per call.
+LOCAL_TOKEN_MARGIN = 30
 
 
 class WeChatError(Exception):
@@ -47,13 +51,35 @@ class WeChatClient:
         self.redis = redis_conn
         self.timeout = timeout
         self.http = session or requests.Session()
+        # In-process copy of the shared token: (token, monotonic time it stops being used).
+        self._local: tuple[str, float] | None = None
+        self._local_lock = threading.Lock()
 
     # -- access token -------------------------------------------------------
     def access_token(self) -> str:
-        token = self.redis.get(TOKEN_KEY)
+        local = self._local
+        if local is not None and time.monotonic() < local[1]:
+            return local[0]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(TOKEN_KEY)
+        pipe.pttl(TOKEN_KEY)
+        token, pttl = pipe.execute()
         if token:
-            return token.decode()
-        return self._refresh_token()
+            token = token.decode()
+            self._keep_local(token, pttl)
+            return token
+        token = self._refresh_token()
+        self._keep_local(token, self.redis.pttl(TOKEN_KEY))
+        return token
+
+    def _keep_local(self, token: str, pttl: int | None) -> None:
+        """Remember the token until shortly before its Redis key expires (no TTL known: don't keep it)."""
+        if pttl is None or pttl <= 0:
+            return
+        seconds = pttl / 1000.0 - LOCAL_TOKEN_MARGIN
+        if seconds > 0:
+            with self._local_lock:
+                self._local = (token, time.monotonic() + seconds)
 
     def _refresh_token(self) -> str:
         """Fetch a token with a lock held, so that all processes share one grant."""
@@ -85,8 +111,16 @@ class WeChatClient:
                 raise WeChatError(None, "timed out waiting for the access token lock", "/cgi-bin/token")
             time.sleep(0.05)
 
+    def forget_local_token(self) -> None:
+        """Drop the in-process copy only (the next call reads Redis): for tests that reset WeChat."""
+        with self._local_lock:
+            self._local = None
+
     def invalidate_token(self, token: str) -> None:
-        """Drop the cached token, unless another process already replaced it."""
+        """Drop the cached token (ours and the shared one), unless it was already replaced."""
+        with self._local_lock:
+            if self._local is not None and self._local[0] == token:
+                self._local = None
         self.redis.eval(
             "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
             1, TOKEN_KEY, token)

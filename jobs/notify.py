@@ -125,6 +125,53 @@ def template_id_for(kind: str) -> str | None:
 
 
 # -- rows -------------------------------------------------------------------------------------
+def _rows_exist(session, task_id: int, kind: str) -> bool:
+    return session.scalar(select(Notification.id).where(Notification.task_id == task_id, Notification.kind == kind)
+                          .limit(1)) is not None
+
+
+def create_task_notifications(session, task_id: int) -> int:
+    """The dispatch-time rows, straight from task_recipients.
+
+    The recipient rows already say who was reachable at 确认 (notify_state); only the
+    openid needs a join (account → identity by phone). Someone who unbound since is
+    'unreachable' here and on the recipient row; someone who unfollowed since is
+    found out by WeChat (43004) and recorded as 'unreachable' when sent.
+    """
+    kind = KIND_TASK
+    if _rows_exist(session, task_id, kind):
+        session.commit()
+        return 0
+    state = case((and_(TaskRecipient.notify_state != "unreachable", Identity.openid.is_not(None)),
+                  literal("pending")), else_=literal("unreachable"))
+    cmid = literal(f"fdy-{task_id}-{_job_key(kind)}-", String) + cast(TaskRecipient.account_id, String)
+    now = utcnow()
+    rows = (select(literal(task_id), TaskRecipient.account_id, literal(kind), Identity.openid, state, cmid,
+                   literal(0), literal(now), literal(""))
+            .select_from(TaskRecipient).join(Account, Account.id == TaskRecipient.account_id)
+            .outerjoin(Identity, Identity.phone == Account.phone)
+            .where(TaskRecipient.task_id == task_id))
+    try:
+        result = session.execute(insert(Notification).from_select(
+            ["task_id", "account_id", "kind", "openid", "state", "client_msg_id", "attempts", "created_at",
+             "delivery"], rows))
+        # Unbound between 确认 and now: 未触达 on the recipient row too. Usually none: one probe.
+        lost = select(Notification.account_id).where(
+            Notification.task_id == task_id, Notification.kind == kind, Notification.state == "unreachable",
+            Notification.openid.is_(None))
+        if session.scalar(lost.limit(1)) is not None:
+            session.execute(update(TaskRecipient).where(
+                TaskRecipient.task_id == task_id, TaskRecipient.notify_state == "pending",
+                TaskRecipient.account_id.in_(lost)).values(notify_state="unreachable")
+                .execution_options(synchronize_session=False))
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        log.info("notifications of task %s (%s) were created by another job", task_id, kind)
+        return 0
+    return result.rowcount or 0
+
+
 def create_notifications(session, task_id: int, kind: str, *conditions) -> int:
     """One row per recipient of the task matching `conditions`, in one INSERT … SELECT.
 
@@ -133,8 +180,9 @@ def create_notifications(session, task_id: int, kind: str, *conditions) -> int:
     runs at once collide on the unique key and the loser changes nothing.
     Rows of recipients without a bound openid, or no longer following, start as 'unreachable'.
     """
-    if session.scalar(select(Notification.id).where(Notification.task_id == task_id, Notification.kind == kind)
-                      .limit(1)) is not None:
+    if kind == KIND_TASK and not conditions:
+        return create_task_notifications(session, task_id)
+    if _rows_exist(session, task_id, kind):
         session.commit()
         return 0
     state = case((reachable_clause(), literal("pending")), else_=literal("unreachable"))
@@ -339,22 +387,34 @@ def fan_out(task_id: int, kind: str = KIND_TASK) -> int:
     return enqueue_batches(task_id, kind)
 
 
+def batch_ranges(session, task_id: int, kind: str) -> list[tuple[int, int, int]]:
+    """(first id, last id, rows) of the open rows in each BATCH_SIZE-wide id range, by one GROUP BY
+    in the database (the rows of a fan-out are written by one INSERT, so their ids are dense)."""
+    first = session.scalar(select(func.min(Notification.id)).where(_open_rows(task_id, kind)))
+    if first is None:
+        return []
+    bucket = (Notification.id - first) // BATCH_SIZE
+    return [(lo, hi, n) for _, lo, hi, n in session.execute(
+        select(bucket, func.min(Notification.id), func.max(Notification.id), func.count(Notification.id))
+        .where(_open_rows(task_id, kind)).group_by(bucket).order_by(bucket)).all()]
+
+
 def enqueue_batches(task_id: int, kind: str) -> int:
-    """One send_batch per BATCH_SIZE open rows (deterministic ids), a finisher, and the watch."""
+    """One send_batch per id range of open rows (deterministic ids), a finisher, and the watch."""
     session = db.session
-    ids = list(session.scalars(select(Notification.id).where(_open_rows(task_id, kind)).order_by(Notification.id)))
+    ranges = batch_ranges(session, task_id, kind)
+    session.commit()
     key = f"{task_id}-{_job_key(kind)}"
-    for start in range(0, len(ids), BATCH_SIZE):
-        chunk = ids[start:start + BATCH_SIZE]
-        jobs.enqueue(send_batch, task_id, kind, chunk[0], chunk[-1], 0, queue_name=jobs.BULK,
-                     job_id=f"notify-{key}-{chunk[0]}", job_timeout=BATCH_TIMEOUT)
-    if ids:
+    for lo, hi, _ in ranges:
+        jobs.enqueue(send_batch, task_id, kind, lo, hi, 0, queue_name=jobs.BULK,
+                     job_id=f"notify-{key}-{lo}", job_timeout=BATCH_TIMEOUT)
+    if ranges:
         # FIFO: the finisher runs once every batch has been taken by some worker.
         jobs.enqueue(finish, task_id, kind, queue_name=jobs.BULK, job_id=f"notify-finish-{key}",
                      job_timeout=int(FINISH_WAIT) + BATCH_TIMEOUT)
         jobs.enqueue(watch, task_id, kind, 1, queue_name=jobs.BULK, job_id=f"notify-watch-{key}-1",
                      delay=WATCH_EVERY, job_timeout=BATCH_TIMEOUT)
-    return len(ids)
+    return sum(n for _, _, n in ranges)
 
 
 @jobs.job
@@ -425,8 +485,8 @@ def record_receipt(session, openid: str, msgid: str, status: str, park: bool = T
     Redis and applied by the sender right after it records the msgid.
     """
     delivery = DELIVERY_OF_STATUS.get((status or "").strip(), "failed")
-    rows = list(session.scalars(select(Notification).where(Notification.msgid == str(msgid),
-                                                          Notification.openid == openid)))
+    query = select(Notification).where(Notification.msgid == str(msgid), Notification.openid == openid)
+    rows = list(session.scalars(query))
     if not rows and park:
         from bot.store import get_redis
 
@@ -434,7 +494,13 @@ def record_receipt(session, openid: str, msgid: str, status: str, park: bool = T
             get_redis().set(EARLY_RECEIPT_KEY.format(msgid), status or "", ex=EARLY_RECEIPT_TTL)
         except Exception as exc:
             log.warning("receipt for msgid %s lost: %s", msgid, type(exc).__name__)
-        return 0
+            return 0
+        # The sender may have recorded the msgid and looked for parked receipts between our
+        # look and the park: look again in a new transaction (applying twice is harmless).
+        session.rollback()
+        rows = list(session.scalars(query))
+        if not rows:
+            return 0
     for note in rows:
         note.delivery = delivery
         if note.kind == KIND_TASK:

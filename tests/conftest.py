@@ -122,6 +122,7 @@ def _fresh_state(request):
         _wipe(app)
         redis_lib.Redis.from_url(REDIS_URL).flushdb()
         request.getfixturevalue("simulator").reset()
+        app.extensions["fdy.wechat"].forget_local_token()  # its token died with the simulator's state
     yield
 
 
