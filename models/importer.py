@@ -1,7 +1,7 @@
 """Graduate data import (SPEC 9.4): UTF-8 CSV (with or without BOM) or .xlsx.
 
 Rows are read as a stream and written in batches, so memory stays flat
-whatever the file size (only the unit tree is cached, by name). Each bad row
+whatever the file size (only the unit tree and the majors are cached, by name). Each bad row
 is reported with its line number and every reason; good rows are kept.
 Provinces, schools, colleges and majors (with 专业方向) are created on first
 sight; a 学号 seen before updates its graduate record.
@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import IO, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 
 from .graduates import Graduate
 from .units import Major, Unit, create_unit
@@ -29,7 +29,7 @@ COLUMNS = ("学号", "姓名", "省份", "学校", "院系", "专业", "专业�
 REQUIRED = ("学号", "姓名", "省份", "学校", "院系", "专业", "学历层次", "届别", "毕业去向", "关注绑定")
 MAX_LEN = {"学号": 32, "姓名": 50, "省份": 100, "学校": 100, "院系": 100, "专业": 100, "专业方向": 100,
            "就业意愿": 100, "求职期望": 200}
-BATCH = 500
+BATCH = 2000
 MIN_COHORT, MAX_COHORT = 2000, 2100
 ERRORS_SHOWN = 30
 
@@ -121,6 +121,8 @@ def _xlsx_rows(fh: IO[bytes]) -> Iterator[tuple[int, list]]:
 
 
 def _cell(value) -> str:
+    if value.__class__ is str:  # every CSV cell: the common case first
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -159,7 +161,9 @@ def parse_row(cells: list, positions: dict[str, int]) -> tuple[dict | None, list
         if len(values[name]) > limit:
             reasons.append(f"{name}超过{limit}个字")
     # NUL and other control characters are damage, not data (a 学号 "S\x0012" is not S12).
-    damaged = [name for name, value in values.items() if _CONTROL.search(value)]
+    damaged = []
+    if _CONTROL.search("".join(values.values())):  # one search per row; the names only when there is damage
+        damaged = [name for name, value in values.items() if _CONTROL.search(value)]
     if damaged:
         reasons.append(f"{'、'.join(damaged)}含有不可见的控制字符，请检查文件是否损坏")
     if values["学历层次"] and values["学历层次"] not in STUDY_LEVELS:
@@ -177,38 +181,57 @@ def parse_row(cells: list, positions: dict[str, int]) -> tuple[dict | None, list
 
 
 # --------------------------------------------------------------- writing
+_FIELDS = ("name", "province_id", "school_id", "college_id", "major_id", "study_level", "cohort", "destination",
+           "intention", "expectation", "follows_bound")
+
+
 class _UnitCache:
-    """Unit and major ids by name path; creates what is missing."""
+    """Unit and major ids by name path; creates what is missing.
+
+    The whole tree is read once (two SELECTs) on first use: at national spread nearly every row
+    names a college or major not seen before in the file, so looking each up costs far more than
+    loading them all. A name not in the preload is still looked up before being created: the
+    database's collation decides what "the same name" is, as it did for one lookup per name.
+    """
 
     def __init__(self, session, report: ImportReport):
         from .seed import ensure_ministry
 
         self.session, self.report = session, report
-        self.ministry = ensure_ministry(session)
-        self.units: dict[tuple, Unit] = {}
-        self.majors: dict[tuple, int] = {}
+        self.ministry_id = ensure_ministry(session).id
+        self.units: dict[tuple, int] | None = None   # (kind, parent_id, name) -> id
+        self.majors: dict[tuple, int] | None = None  # (college_id, name, direction) -> id
 
-    def unit(self, kind: str, name: str, parent: Unit) -> Unit:
-        key = (kind, parent.id, name)
-        unit = self.units.get(key)
-        if unit is None:
-            query = select(Unit).where(Unit.kind == kind, Unit.name == name)
-            query = query.where(Unit.parent_id == parent.id)
-            unit = self.session.scalar(query)
-            if unit is None:
-                unit = create_unit(self.session, kind, name, parent)
+    def _preload(self) -> None:
+        self.units = {(kind, parent_id, name): id_ for kind, parent_id, name, id_ in self.session.execute(
+            select(Unit.kind, Unit.parent_id, Unit.name, Unit.id))}
+        self.majors = {(college_id, name, direction): id_ for college_id, name, direction, id_ in self.session.execute(
+            select(Major.college_id, Major.name, Major.direction, Major.id))}
+
+    def unit(self, kind: str, name: str, parent_id: int) -> int:
+        if self.units is None:
+            self._preload()
+        key = (kind, parent_id, name)
+        unit_id = self.units.get(key)
+        if unit_id is None:
+            unit_id = self.session.scalar(select(Unit.id).where(
+                Unit.kind == kind, Unit.name == name, Unit.parent_id == parent_id))
+            if unit_id is None:
+                unit_id = create_unit(self.session, kind, name, self.session.get(Unit, parent_id)).id
                 self.report.units_created += 1
-            self.units[key] = unit
-        return unit
+            self.units[key] = unit_id
+        return unit_id
 
-    def major(self, college: Unit, name: str, direction: str) -> int:
-        key = (college.id, name, direction)
+    def major(self, college_id: int, name: str, direction: str) -> int:
+        if self.majors is None:
+            self._preload()
+        key = (college_id, name, direction)
         major_id = self.majors.get(key)
         if major_id is None:
             major_id = self.session.scalar(select(Major.id).where(
-                Major.college_id == college.id, Major.name == name, Major.direction == direction))
+                Major.college_id == college_id, Major.name == name, Major.direction == direction))
             if major_id is None:
-                major = Major(college_id=college.id, name=name, direction=direction)
+                major = Major(college_id=college_id, name=name, direction=direction)
                 self.session.add(major)
                 self.session.flush()
                 major_id = major.id
@@ -218,33 +241,43 @@ class _UnitCache:
 
 
 def _write_batch(session, cache: _UnitCache, batch: list[tuple[int, dict]], report: ImportReport) -> None:
-    numbers = {values["学号"] for _, values in batch}
-    existing = {g.student_no: g for g in session.scalars(select(Graduate).where(Graduate.student_no.in_(numbers)))}
-    touched = []
+    """Write a batch with Core: one SELECT, one INSERT executemany, one UPDATE executemany of changed rows."""
+    wanted: dict[str, dict] = {}  # 学号 -> values; the same 学号 twice in one batch: the later row wins
     for _, v in batch:
-        province = cache.unit(PROVINCE, v["省份"], cache.ministry)
-        school = cache.unit(SCHOOL, v["学校"], province)
-        college = cache.unit(COLLEGE, v["院系"], school)
-        fields_ = dict(name=v["姓名"], province_id=province.id, school_id=school.id, college_id=college.id,
-                       major_id=cache.major(college, v["专业"], v["专业方向"]), study_level=v["学历层次"],
-                       cohort=int(v["届别"]), destination=v["毕业去向"], intention=v["就业意愿"],
-                       expectation=v["求职期望"], follows_bound=v["关注绑定"] == "是")
-        grad = existing.get(v["学号"])
-        if grad is None:
-            grad = Graduate(student_no=v["学号"], **fields_)
-            session.add(grad)
-            existing[v["学号"]] = grad  # the same 学号 twice in one batch: the later row wins
-            report.created += 1
-        else:
-            for key, value in fields_.items():
-                setattr(grad, key, value)
+        province_id = cache.unit(PROVINCE, v["省份"], cache.ministry_id)
+        school_id = cache.unit(SCHOOL, v["学校"], province_id)
+        college_id = cache.unit(COLLEGE, v["院系"], school_id)
+        wanted[v["学号"]] = dict(name=v["姓名"], province_id=province_id, school_id=school_id, college_id=college_id,
+                                major_id=cache.major(college_id, v["专业"], v["专业方向"]),
+                                study_level=v["学历层次"], cohort=int(v["届别"]), destination=v["毕业去向"],
+                                intention=v["就业意愿"], expectation=v["求职期望"],
+                                follows_bound=v["关注绑定"] == "是")
+    table = Graduate.__table__
+    stored = {row[1]: row for row in session.execute(
+        select(table.c.id, table.c.student_no, *(table.c[name] for name in _FIELDS))
+        .where(table.c.student_no.in_(list(wanted))))}
+    # Counted per row as before: a 学号 seen earlier (stored, or earlier in this batch) is an update.
+    seen: set[str] = set()
+    for _, v in batch:
+        number = v["学号"]
+        if number in stored or number in seen:
             report.updated += 1
-        touched.append(grad)
+        else:
+            report.created += 1
+            seen.add(number)
+    new_rows, changed = [], []
+    for number, fields_ in wanted.items():
+        row = stored.get(number)
+        if row is None:
+            new_rows.append(dict(student_no=number, **fields_))
+        elif tuple(row[2:]) != tuple(fields_[name] for name in _FIELDS):
+            # Unchanged rows are left alone (and keep their updated_at), as the ORM did.
+            changed.append(dict(fields_, _id=row[0]))
+    if new_rows:
+        session.execute(insert(table), new_rows)
+    if changed:
+        session.execute(update(table).where(table.c.id == bindparam("_id")), changed)
     session.commit()
-    # Keep the identity map (and memory) flat across batches.
-    for grad in touched:
-        if grad in session:
-            session.expunge(grad)
 
 
 def import_graduates(session, path_or_file, *, filename: str | None = None, batch_size: int = BATCH) -> ImportReport:
