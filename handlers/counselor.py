@@ -41,7 +41,9 @@ def counselor_task_list(sender) -> str:
         return "您目前没有收到任务。有新任务时会通过公众号消息通知您。"
     items = []
     if pending:
-        total = task_rules.pending_count_for(db.session, sender.account)
+        # A short page is the whole list: count only when the page is full.
+        total = (len(pending) if len(pending) < task_rules.PENDING_PAGE
+                 else task_rules.pending_count_for(db.session, sender.account))
         items.append(f"待办任务 {total} 个" + (f"（列出前{len(pending)}个）" if total > len(pending) else "") + "：")
         for task, rec in pending:
             due = f" 截止{local_text(task.deadline, '%m-%d %H:%M')}" if task.deadline else ""

@@ -72,10 +72,10 @@ def tag_out_of_date(sender) -> bool:
     Catches role changes made elsewhere (an account created for an already
     bound identity, an account deleted) the next time the user writes.
     """
-    from menus.push import cached_role_tags
+    from menus.push import recent_role_tags
 
     role = sender.role if sender.role in ("counselor", "staff") else None
-    known = cached_role_tags()
+    known = recent_role_tags()
     if known is None:  # tags never set up here: only a bound user with a role needs the job
         return role is not None
     worn = set((sender.follower.tags if sender.follower else "").split(",")) & {str(t) for t in known.values()}

@@ -7,6 +7,7 @@ in Redis for the tag jobs.
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import current_app
 
@@ -32,7 +33,34 @@ def cached_role_tags() -> dict[str, int] | None:
     return tags if set(tags) >= set(ROLE_TAGS) else None
 
 
+# The webhook checks every message's role tag against these ids (jobs/tags.tag_out_of_date);
+# they change only on a menu push or when WeChat lost a tag, so each process keeps them a minute
+# rather than reading Redis per message. A stale minute costs at most a needless (rate-limited)
+# tag job or a later one: the job itself reads Redis (ensure_role_tags), never this copy.
+RECENT_TAGS_SECONDS = 60.0
+_recent: tuple[object, float, dict[str, int]] | None = None  # (Redis client, monotonic time, tags)
+
+
+def recent_role_tags(max_age: float = RECENT_TAGS_SECONDS) -> dict[str, int] | None:
+    """cached_role_tags(), remembered in this process for `max_age` seconds once known."""
+    global _recent
+    client = get_redis()
+    now = time.monotonic()
+    held = _recent
+    if held is not None and held[0] is client and now - held[1] < max_age:
+        return dict(held[2])
+    tags = cached_role_tags()
+    _recent = (client, now, dict(tags)) if tags is not None else None
+    return tags
+
+
+def _forget_recent() -> None:
+    global _recent
+    _recent = None
+
+
 def forget_role_tags() -> None:
+    _forget_recent()
     try:
         get_redis().delete(TAG_CACHE_KEY)
     except Exception:  # noqa: BLE001
@@ -58,6 +86,7 @@ def ensure_role_tags(client: WeChatClient | None = None, refresh: bool = False) 
                     raise
                 existing = {t["name"]: int(t["id"]) for t in client.get_tags()}
         tags[role] = existing[name]
+    _forget_recent()
     try:
         redis = get_redis()
         redis.delete(TAG_CACHE_KEY)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import and_, case, exists, func, or_, select, true, update
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from . import tasks as clockmod
@@ -125,18 +126,28 @@ def check_in(session: Session, account: Account, task_id: int, at: datetime | No
     return Outcome(True, text)
 
 
-def counselor_tasks(session: Session, account: Account, pending_limit: int = 10, done_limit: int = 5):
-    """(pending, recently done) (Task, TaskRecipient) pairs of a counselor."""
+PENDING_PAGE = 10  # pending tasks listed in 任务
+
+
+@lru_cache(maxsize=16)
+def _counselor_task_queries(pending_limit: int, done_limit: int):
+    # Built once per page size: composing these cost more CPU than running them (任务 is a
+    # frequent webhook command).
     base = (select(Task, TaskRecipient).join(TaskRecipient, TaskRecipient.task_id == Task.id)
-            .where(TaskRecipient.account_id == account.id, Task.status != "cancelled"))
+            .where(TaskRecipient.account_id == bindparam("account_id"), Task.status != "cancelled"))
     not_done = or_(TaskRecipient.completed_at.is_(None),
                    and_(Task.type == LIVE_TASK_TYPE, TaskRecipient.checked_in_at.is_(None)))
-    pending = session.execute(base.where(not_done)
-                              .order_by(Task.deadline.is_(None), Task.deadline, Task.id.desc())
-                              .limit(pending_limit)).all()
-    done = session.execute(base.where(~not_done).order_by(TaskRecipient.completed_at.desc())
-                           .limit(done_limit)).all()
+    pending = (base.where(not_done).order_by(Task.deadline.is_(None), Task.deadline, Task.id.desc())
+               .limit(pending_limit))
+    done = base.where(~not_done).order_by(TaskRecipient.completed_at.desc()).limit(done_limit)
     return pending, done
+
+
+def counselor_tasks(session: Session, account: Account, pending_limit: int = PENDING_PAGE, done_limit: int = 5):
+    """(pending, recently done) (Task, TaskRecipient) pairs of a counselor."""
+    pending_q, done_q = _counselor_task_queries(pending_limit, done_limit)
+    params = {"account_id": account.id}
+    return session.execute(pending_q, params).all(), session.execute(done_q, params).all()
 
 
 def pending_count_for(session: Session, account: Account) -> int:
