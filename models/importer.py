@@ -18,6 +18,7 @@ from typing import IO, Iterator
 
 from sqlalchemy import bindparam, insert, select, update
 
+from .base import utcnow
 from .graduates import Graduate
 from .units import Major, Unit, create_unit
 from .vocab import COLLEGE, DESTINATIONS, PROVINCE, SCHOOL, STUDY_LEVELS
@@ -272,12 +273,28 @@ def _write_batch(session, cache: _UnitCache, batch: list[tuple[int, dict]], repo
             new_rows.append(dict(student_no=number, **fields_))
         elif tuple(row[2:]) != tuple(fields_[name] for name in _FIELDS):
             # Unchanged rows are left alone (and keep their updated_at), as the ORM did.
-            changed.append(dict(fields_, _id=row[0]))
+            changed.append((row[0], number, fields_))
     if new_rows:
         session.execute(insert(table), new_rows)
     if changed:
-        session.execute(update(table).where(table.c.id == bindparam("_id")), changed)
+        _update_rows(session, table, changed)
     session.commit()
+
+
+def _update_rows(session, table, changed: list[tuple[int, str, dict]]) -> None:
+    if session.get_bind().dialect.name in ("mysql", "mariadb"):
+        # An UPDATE executemany is one round trip per row on MySQL drivers; an INSERT … ON DUPLICATE
+        # KEY UPDATE on the primary key is sent as multi-row statements. Every id exists (just read).
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        now = utcnow()
+        rows = [dict(fields_, id=id_, student_no=number, updated_at=now) for id_, number, fields_ in changed]
+        stmt = mysql_insert(table)
+        stmt = stmt.on_duplicate_key_update({name: stmt.inserted[name] for name in (*_FIELDS, "updated_at")})
+        session.execute(stmt, rows)
+        return
+    session.execute(update(table).where(table.c.id == bindparam("_id")),
+                    [dict(fields_, _id=id_) for id_, _, fields_ in changed])
 
 
 def import_graduates(session, path_or_file, *, filename: str | None = None, batch_size: int = BATCH) -> ImportReport:

@@ -93,6 +93,36 @@ def test_same_student_number_updates(db, tmp_path):
     assert grad.destination == "升学" and db.get(Major, grad.major_id).label == "网络工程（安全）"
 
 
+def test_reimport_writes_only_changed_rows_and_later_duplicate_wins(db):
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    first = csv_text([row("U1"), row("U2"), row("U3")])
+    assert import_graduates(db, io.BytesIO(first.encode()), filename="a.csv", batch_size=2).created == 3
+    old = datetime(2020, 1, 1)
+    db.execute(update(Graduate).values(updated_at=old))
+    db.commit()
+
+    again = csv_text([
+        row("U1"),                                                          # unchanged
+        row("U2", name="王五", cohort="2025", follows="否", school="西湖大学"),  # changed, in a new school
+        row("U4", dest="升学"), row("U4", dest="应征入伍"),                    # new, twice in one batch
+        row("U3"),                                                          # unchanged, next batch
+        row("U2", name="王五", cohort="2025", follows="否", school="西湖大学", intention="考公"),  # again
+    ])
+    report = import_graduates(db, io.BytesIO(again.encode()), filename="b.csv", batch_size=4)
+    assert (report.created, report.updated, report.errors, report.units_created) == (1, 5, [], 2)
+    assert count(db, Graduate) == 4
+    grads = {g.student_no: g for g in db.scalars(select(Graduate).execution_options(populate_existing=True))}
+    assert grads["U4"].destination == "应征入伍"
+    u2 = grads["U2"]
+    assert (u2.name, u2.cohort, u2.follows_bound, u2.intention) == ("王五", 2025, False, "考公")
+    assert db.get(Unit, u2.school_id).name == "西湖大学" and db.get(Major, u2.major_id).college_id == u2.college_id
+    # Unchanged rows are not rewritten: their updated_at stays.
+    assert grads["U1"].updated_at == old and grads["U3"].updated_at == old and u2.updated_at > old
+
+
 def test_bom_and_file_object_and_small_batches(db):
     data = ("\ufeff" + csv_text([row(f"B{i:03d}") for i in range(23)])).encode("utf-8")
     report = import_graduates(db, io.BytesIO(data), filename="upload.csv", batch_size=5)
