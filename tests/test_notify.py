@@ -286,3 +286,69 @@ def test_resume_all_queues_a_fan_out_that_never_reached_redis(app, world, db, ru
     with app.app_context():
         assert notify.resume_all() == 0
     assert task.id != paused.id
+
+
+def test_slow_wechat_is_sent_concurrently_inside_a_batch(app, world, db, simulator):
+    # Real WeChat answers in 30-100 ms: one call at a time would cap a worker at 10-30 msg/s.
+    task = make_task(db, world.school_staff, narrowing_ids=two_colleges(world))
+    notify.create_notifications(db, task.id, "task")
+    simulator.add_faults({"path": TEMPLATE_PATH, "delay": 0.6})
+    started = time.monotonic()
+    with app.app_context():
+        notify.finish(task.id, "task", wait=0)
+    elapsed = time.monotonic() - started
+    # One after another: 4 x 0.6 = 2.4 s. The first call alone, then the other three at once: ~1.2 s.
+    assert elapsed < 1.9, elapsed
+    stats = simulator.stats()
+    assert stats["deliveries"] == 4 and stats["duplicates"] == 0
+    assert_exactly_one_each(simulator, world)
+    assert set(states(db, task.id).values()) == {"sent", "unreachable"}
+
+
+def test_rate_limit_in_the_middle_of_a_volley_loses_nothing(app, world, db, simulator, monkeypatch):
+    task = make_task(db, world.school_staff, narrowing_ids=two_colleges(world))
+    notify.create_notifications(db, task.id, "task")
+    victim = world.openids["sw_shuo"]
+    simulator.add_faults({"path": TEMPLATE_PATH, "openid": victim, "errcode": 45009, "times": 1})
+    with app.app_context():
+        notify.finish(task.id, "task", wait=0)
+    db.expire_all()
+    rows = db.scalars(select(Notification).where(Notification.task_id == task.id)).all()
+    sent_now = simulator.stats()["deliveries"]
+    assert sent_now <= 3
+    assert sum(n.state == "sent" for n in rows) == sent_now  # what went out is recorded...
+    held = [n for n in rows if n.state == "pending"]
+    assert any(n.openid == victim for n in held)  # ...and what did not is back, not before its time
+    assert all(n.claim is None and n.not_before > utcnow() for n in held)
+    later = utcnow() + timedelta(hours=2)
+    monkeypatch.setattr(notify, "utcnow", lambda: later)
+    with app.app_context():
+        notify.finish(task.id, "task", wait=0)
+    stats = simulator.stats()
+    assert stats["deliveries"] == 4 and stats["duplicates"] == 0
+    assert_exactly_one_each(simulator, world)
+
+
+def test_access_token_is_kept_in_process_and_dropped_when_rejected(app, simulator, redis_url):
+    import redis as redis_lib
+
+    from bot.wechat_api import TOKEN_KEY, WeChatClient
+
+    conn = redis_lib.Redis.from_url(redis_url)
+    client = WeChatClient("wxtestappid0000000", "test-secret", simulator.url, conn, timeout=2.0)
+    follower = simulator.add_user()["openid"]
+    client.user_info(follower)
+    first = conn.get(TOKEN_KEY)
+    # A worker does not read Redis per message: a changed shared key goes unnoticed...
+    conn.set(TOKEN_KEY, "not-a-token", keepttl=True)
+    for _ in range(3):
+        assert client.user_info(follower)["openid"] == follower
+    assert simulator.stats()["token_grants"] == 1
+    # ...until WeChat rejects the token: then the local copy goes, and the shared one if it is ours.
+    conn.set(TOKEN_KEY, first, keepttl=True)
+    simulator.add_faults({"path": "/cgi-bin/user/info", "errcode": 40001, "times": 1})
+    assert client.user_info(follower)["openid"] == follower
+    assert simulator.stats()["token_grants"] == 2
+    fresh = conn.get(TOKEN_KEY)
+    assert fresh and fresh != first
+    assert client.access_token() == fresh.decode()
