@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Callable
 
 from flask import current_app
@@ -28,11 +29,15 @@ MINISTRY_ONLY = MINISTRY
 _SPACES = re.compile(r"\s+")
 
 
+# Every registered command normalises the same message text in turn (~25 per message): remember
+# the last few results rather than redo NFKC and the regex each time.
+@lru_cache(maxsize=256)
 def normalize(text: str | None) -> str:
     """Full-width digits/letters/colons to ASCII, runs of spaces to one: '完成　１２' -> '完成 12'."""
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", text or "")).strip()
 
 
+@lru_cache(maxsize=256)
 def first_line(text: str | None) -> str:
     return normalize((text or "").strip().split("\n", 1)[0])
 
