@@ -160,11 +160,15 @@ def create_task_notifications(session, task_id: int) -> int:
         result = session.execute(insert(Notification).from_select(
             ["task_id", "account_id", "kind", "openid", "state", "client_msg_id", "attempts", "created_at",
              "delivery"], rows))
-        # Unbound between 确认 and now: 未触达 on the recipient row too. Usually none: one probe.
+        # Unbound between 确认 and now: 未触达 on the recipient row too. Usually nobody: look
+        # first (the unreachable rows only, one key lookup each), update only if someone is.
         lost = select(Notification.account_id).where(
             Notification.task_id == task_id, Notification.kind == kind, Notification.state == "unreachable",
             Notification.openid.is_(None))
-        if session.scalar(lost.limit(1)) is not None:
+        newly_lost = lost.join(TaskRecipient, and_(TaskRecipient.task_id == Notification.task_id,
+                                                   TaskRecipient.account_id == Notification.account_id)).where(
+            TaskRecipient.notify_state == "pending")
+        if session.scalar(newly_lost.limit(1)) is not None:
             session.execute(update(TaskRecipient).where(
                 TaskRecipient.task_id == task_id, TaskRecipient.notify_state == "pending",
                 TaskRecipient.account_id.in_(lost)).values(notify_state="unreachable")

@@ -352,3 +352,19 @@ def test_access_token_is_kept_in_process_and_dropped_when_rejected(app, simulato
     fresh = conn.get(TOKEN_KEY)
     assert fresh and fresh != first
     assert client.access_token() == fresh.decode()
+
+
+def test_unbound_between_confirm_and_fan_out_is_unreachable_on_both_rows(app, world, db, run_jobs, simulator):
+    from models.identity import Identity
+
+    task = make_task(db, world.school_staff, narrowing_ids=two_colleges(world))  # 确认: cs_ben reachable
+    ben = world.counselors["cs_ben"]
+    assert states(db, task.id)[ben.id] == "pending"
+    db.execute(update(Identity).where(Identity.phone == ben.phone).values(openid=None))
+    db.commit()
+    notify.start_dispatch_fanout(task.id)
+    run_jobs()
+    got = states(db, task.id)
+    assert got[ben.id] == "unreachable"
+    assert sorted(got.values()).count("sent") == 3
+    assert simulator.stats()["deliveries"] == 3
