@@ -5,6 +5,7 @@ and stops every process it starts (process groups, try/finally).
 """
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import socket
@@ -30,6 +31,15 @@ SECRET_KEY = "bench-secret-key-not-for-production"
 TEMPLATE_TASK_ID = "tpl-bench-task"
 TEMPLATE_REMINDER_ID = "tpl-bench-reminder"
 PASSWORD = "Bench-Passw0rd"
+
+
+def step_parser(doc: str, preset_help: str = "selects the default SQLite file bench/.data/bench-<preset>.db"):
+    """The arguments every benchmark step takes: --preset, --database-url, --redis-url."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--preset", default="small", help=preset_help)
+    p.add_argument("--database-url")
+    p.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    return p
 
 
 def default_database_url(preset: str) -> str:

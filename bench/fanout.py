@@ -19,7 +19,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (APP_ID, APP_SECRET, DATA_DIR, DEFAULT_REDIS_URL, PYTHON, TEMPLATE_TASK_ID, TOKEN,  # noqa: E402
+from bench.common import (step_parser, APP_ID, APP_SECRET, DATA_DIR, PYTHON, TEMPLATE_TASK_ID,  # noqa: E402
                           Children, app_env, db_label, default_database_url, make_app, print_json_line, redacted,
                           verdict)
 
@@ -252,6 +251,9 @@ def run(database_url: str, redis_url: str, workers: int = 2, send_timeout: float
                 rec_states = dict(session.execute(select(TaskRecipient.notify_state, func.count())
                                                   .where(TaskRecipient.task_id == task_id)
                                                   .group_by(TaskRecipient.notify_state)).all())
+            counts = get_json(f"{sim_url}/_bench/counts")
+            if counts.get("first_send") and counts.get("last_send") and counts["last_send"] > counts["first_send"]:
+                first, last = counts["first_send"], counts["last_send"]  # the server's own clock
             send_s = (last - first) if first and last and last > first else float("nan")
             rate = seen / send_s if send_s == send_s and send_s > 0 else 0.0
             out.update(expected_messages=expected, delivered=seen, send_s=round(send_s, 2), send_rate=round(rate, 1),
@@ -291,10 +293,7 @@ def run(database_url: str, redis_url: str, workers: int = 2, send_timeout: float
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--preset", default="small", help="selects the default SQLite file bench/.data/bench-<preset>.db")
-    p.add_argument("--database-url")
-    p.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    p = step_parser(__doc__)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--send-timeout", type=float, default=None, help="seconds to wait for all messages")
     p.add_argument("--raw-max-seconds", type=float, default=600.0, help="bound on the baseline loop")

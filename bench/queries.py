@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (DATA_DIR, DEFAULT_REDIS_URL, db_label, default_database_url, make_app,  # noqa: E402
+from bench.common import (step_parser, DATA_DIR, db_label, default_database_url, make_app,  # noqa: E402
                           print_json_line, redacted, summary_ms, verdict)
 
 STATS_P95_MS = 20.0
@@ -94,7 +93,7 @@ def import_rate(database_url: str, redis_url: str, preset_name: str, rows: int, 
     from sqlalchemy import delete
 
     from bench import generate
-    from models import Graduate, db
+    from models import Graduate
     from models.base import make_engine
 
     if not generate.importer_available():
@@ -187,10 +186,7 @@ def run(database_url: str, redis_url: str, preset_name: str, iterations: int = 3
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--preset", default="small", help="the generated preset (default SQLite file and import CSV)")
-    p.add_argument("--database-url")
-    p.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    p = step_parser(__doc__, "the generated preset (default SQLite file and import CSV)")
     p.add_argument("--iterations", type=int, default=300)
     p.add_argument("--import-rows", type=int, default=None, help="rows of the import test (default min(graduates, 100k))")
     args = p.parse_args(argv)

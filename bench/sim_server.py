@@ -26,16 +26,27 @@ from simulator import SimulatorServer  # noqa: E402
 
 
 def bench_endpoints(app, state):
+    # Wall-clock span of the template sends as the server saw them: polling from outside
+    # cannot time a fan-out that finishes between two polls.
+    sends = {"first": None, "last": None}
+
     def wsgi(environ, start_response):
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/_bench/"):
-            return app(environ, start_response)
+            result = app(environ, start_response)
+            if path == "/cgi-bin/message/template/send":
+                now = time.time()
+                with state.lock:
+                    sends["first"] = sends["first"] or now
+                    sends["last"] = now
+            return result
         with state.lock:
             if path == "/_bench/counts":
                 body = {"deliveries": state.deliveries, "duplicates": state.duplicates,
                         "template_messages": sum(1 for m in state.inbox if m["kind"] == "template")
                         if environ.get("QUERY_STRING") == "full" else None,
-                        "calls_kept": len(state.calls), "users": len(state.users), "time": time.time()}
+                        "calls_kept": len(state.calls), "users": len(state.users), "time": time.time(),
+                        "first_send": sends["first"], "last_send": sends["last"]}
             elif path == "/_bench/per-user":
                 # ?<url suffix>: only the messages linking to that page (one task's messages)
                 suffix = environ.get("QUERY_STRING") or ""
@@ -48,6 +59,7 @@ def bench_endpoints(app, state):
                 state.client_msg_ids.clear()
                 state.deliveries = 0
                 state.duplicates = 0
+                sends["first"] = sends["last"] = None
                 body = {"ok": True}
             else:
                 body = {"error": "unknown"}

@@ -14,7 +14,6 @@ Targets: ratio >= 0.5, fdy p99 <= 50 ms (with the national data loaded).
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import http.client
 import itertools
@@ -28,7 +27,7 @@ from xml.sax.saxutils import escape
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (DATA_DIR, DEFAULT_REDIS_URL, PYTHON, TOKEN, Children, app_env, db_label,  # noqa: E402
+from bench.common import (step_parser, DATA_DIR, PYTHON, TOKEN, Children, app_env, db_label,  # noqa: E402
                           default_database_url, free_port, make_app, print_json_line, redacted, summary_ms,
                           verdict, wait_http)
 
@@ -234,10 +233,7 @@ def run(database_url: str, redis_url: str, users: int = 20, seconds: float = 10.
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--preset", default="small", help="selects the default SQLite file bench/.data/bench-<preset>.db")
-    p.add_argument("--database-url")
-    p.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    p = step_parser(__doc__)
     p.add_argument("--users", type=int, default=20, help="concurrent WeChat users (threads)")
     p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per app")
     p.add_argument("--warmup", type=float, default=2.0)
