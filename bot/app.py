@@ -29,15 +29,17 @@ def create_app(config: settings.Config | None = None) -> Flask:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       PERMANENT_SESSION_LIFETIME=7 * 86400)
 
-    from . import health, logging_setup, oauth, robot, store, wechat_api, webhook
+    from . import freshness, health, logging_setup, oauth, robot, sessions, store, wechat_api, webhook
     import jobs
     import models
     import handlers
     from . import cli
 
     logging_setup.init_app(app)
+    sessions.init_app(app)
     models.init_app(app)
     store.init_app(app)
+    freshness.init_app(app)
     wechat_api.init_app(app)
     jobs.init_app(app)
     robot.init_app(app)

@@ -34,28 +34,36 @@ class Deduper:
         self.conn = conn
         self.ttl = ttl
 
-    def claim(self, key: str) -> tuple[bool, str | None]:
-        """(True, None) when this delivery should be handled; (False, reply) for a retry.
+    def claim(self, key: str, read: list[str] | tuple = ()) -> tuple[bool, str | None, list | None]:
+        """(True, None, values) when this delivery should be handled; (False, reply, values) for a retry.
 
+        `read`: keys whose values come back in the same round trip (the change tokens the
+        request's caches check; bot/freshness.py); values is None when Redis failed.
         Redis being down degrades to handling every delivery: losing a user's
         action is worse than answering a retry twice.
         """
         try:
-            if self.conn.set(key, PENDING, nx=True, ex=self.ttl):
-                return True, None
+            pipe = self.conn.pipeline(transaction=False)
+            pipe.set(key, PENDING, nx=True, ex=self.ttl)
+            if read:
+                pipe.mget(read)
+            results = pipe.execute()
+            values = results[1] if read else []
+            if results[0]:
+                return True, None, values
             deadline = time.monotonic() + WAIT_FOR_FIRST
             while True:
                 value = self.conn.get(key)
                 if value is None:  # expired between calls: treat as new
-                    return True, None
+                    return True, None, values
                 if value != PENDING:
-                    return False, value.decode("utf-8")
+                    return False, value.decode("utf-8"), values
                 if time.monotonic() > deadline:
-                    return False, ""
+                    return False, "", values
                 time.sleep(0.05)
         except redis.RedisError as exc:
             log.warning("dedupe unavailable (%s); handling delivery without it", type(exc).__name__)
-            return True, None
+            return True, None, None
 
     def remember(self, key: str, reply: str) -> None:
         try:

@@ -33,7 +33,18 @@ class FailFastRedis(redis.Redis):
 
     def pipeline(self, *args, **kwargs):
         self._check_up()
-        return super().pipeline(*args, **kwargs)
+        pipe = super().pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        def execute_failing_fast(*a, **kw):
+            try:
+                return execute(*a, **kw)
+            except redis.TimeoutError:
+                self._down_until = time.monotonic() + self.fail_fast_for
+                raise
+
+        pipe.execute = execute_failing_fast
+        return pipe
 
 
 def init_app(app: Flask) -> None:

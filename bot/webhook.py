@@ -15,6 +15,9 @@ import xmltodict
 from flask import Blueprint, Response, current_app, request
 from werobot.parser import process_message
 
+from models import changes
+
+from . import freshness
 from .dedupe import Deduper, dedupe_key
 from .dispatch import mask_openid, run_handlers
 from .signing import message_crypt, signature, signature_ok
@@ -138,7 +141,8 @@ def _receive() -> Response:
 
     deduper = Deduper(get_redis(), cfg["DEDUPE_TTL"])
     key = dedupe_key(fields)
-    fresh, replay = deduper.claim(key)
+    fresh, replay, tokens = deduper.claim(key, read=changes.token_keys())
+    freshness.adopt_request_tokens(deduper.conn, tokens)
     if fresh:
         reply = run_handlers(current_app.extensions["fdy.robot"], message)
         rendered = reply.render().strip() if reply is not None else ""

@@ -90,14 +90,24 @@ def _checked(fn: Handler, message, needs: str, match):
     return refusal_for(sender, needs) or fn(message, sender, match)
 
 
+def command_text(message, whole: bool = False) -> str:
+    """The message's normalised first line (or whole text), worked out once per message:
+    every registered command asks for it in turn."""
+    key = "_fdy_whole_text" if whole else "_fdy_first_line"
+    fields = message.__dict__  # where WeRoBot keeps the message's own fields
+    text = fields.get(key)
+    if text is None:
+        text = fields[key] = normalize(message.content) if whole else first_line(message.content)
+    return text
+
+
 def command(robot, pattern: str, needs: str = ACCOUNT, whole: bool = False):
     """Register a text command. `whole=True` matches the whole message, not its first line."""
     regex = re.compile(pattern)
 
     def decorator(fn: Handler) -> Handler:
         def handle(message):
-            text = normalize(message.content) if whole else first_line(message.content)
-            match = regex.fullmatch(text)
+            match = regex.fullmatch(command_text(message, whole))
             return _checked(fn, message, needs, match) if match else None
 
         handle.__name__ = f"command_{fn.__name__}"

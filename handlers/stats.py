@@ -9,7 +9,9 @@ from urllib.parse import quote
 
 from flask import current_app
 
+from bot.freshness import StampedCache
 from models import db
+from models.changes import GRADUATES, PEOPLE
 from models.resolution import Sender
 from models.statistics import (UNFILLED, employment, explain_no_match, graduate_page, graduate_summary,
                                scope_label, top)
@@ -23,6 +25,11 @@ STAFF_REFUSAL = (
 MAX_LOOKUP = 5
 
 
+# A counselor's 进展 reply, per account, until a graduate or the account's scope changes
+# anywhere (bot/freshness.py): the aggregate over its graduates is the costliest common reply.
+_progress_replies = StampedCache((PEOPLE, GRADUATES))
+
+
 def stats_url() -> str:
     return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/stats"
 
@@ -31,6 +38,10 @@ def progress_text(sender: Sender) -> str:
     account = sender.account
     if not account.is_counselor:
         return STAFF_REFUSAL
+    return _progress_replies.get_or_compute(account.id, lambda: _progress_text(account))
+
+
+def _progress_text(account) -> str:
     figures = employment(db.session, account)
     lines = [f"就业进展（{scope_label(account)}）",
              f"毕业生 {figures.graduates} 人，已落实 {figures.placed} 人，落实率 {figures.rate}%"]

@@ -78,7 +78,7 @@ def tag_out_of_date(sender) -> bool:
     known = recent_role_tags()
     if known is None:  # tags never set up here: only a bound user with a role needs the job
         return role is not None
-    worn = set((sender.follower.tags if sender.follower else "").split(",")) & {str(t) for t in known.values()}
+    worn = set(sender.follower_tags.split(",")) & {str(t) for t in known.values()}
     wanted = {str(known[role])} if role else set()
     return worn != wanted
 
@@ -86,9 +86,10 @@ def tag_out_of_date(sender) -> bool:
 def resync_if_needed(sender) -> None:
     """Queue a tag update for a sender whose tag is out of date, at most every 10 minutes."""
     from bot.store import get_redis
+    from models.resolution import UNBOUND
 
     try:
-        if sender.identity is None and not (sender.follower and sender.follower.tags):
+        if sender.status == UNBOUND and not sender.follower_tags:
             return
         if tag_out_of_date(sender) and get_redis().set(RECHECK_KEY + sender.openid, 1, nx=True, ex=RECHECK_TTL):
             enqueue_sync(sender.openid)

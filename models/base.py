@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from . import changes
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -45,6 +47,7 @@ class _AppDatabase:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+        changes.watch(self.sessionmaker)
         self.pid = os.getpid()
 
     def after_fork_check(self) -> None:

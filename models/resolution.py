@@ -39,6 +39,10 @@ class Sender:
         return self.follower is None or self.follower.following
 
     @property
+    def follower_tags(self) -> str:
+        return (self.follower.tags or "") if self.follower else ""
+
+    @property
     def role(self) -> str:
         """'counselor', 'staff' or 'unbound' (also for a bound user without account)."""
         if self.account is None:
