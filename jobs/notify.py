@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import String, and_, bindparam, case, cast, func, insert, literal, or_, select, update
+from sqlalchemy import String, and_, case, cast, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 import jobs
@@ -358,22 +358,34 @@ def _outcome(row, state: str, errcode: int | None = None, msgid: str | None = No
 
 
 def _record(session, task_id: int, kind: str, outcomes: list[dict]) -> None:
+    """A chunk's outcomes in one UPDATE of the notifications (per-row values through CASE) and
+    one UPDATE of the recipients per outcome state: an executemany would be one statement, and
+    on MariaDB one round trip, per row (pymysql batches only INSERT ... VALUES)."""
     if not outcomes:
         return
-    table = Notification.__table__
-    session.execute(
-        table.update().where(table.c.id == bindparam("nid")).values(
-            state=bindparam("st"), errcode=bindparam("code"), msgid=bindparam("mid"),
-            sent_at=bindparam("at"), claim=None),
-        outcomes)
+    ids = [o["nid"] for o in outcomes]
+    session.execute(update(Notification).where(Notification.id.in_(ids)).values(
+        state=_per_row(outcomes, "st", Notification.state), errcode=_per_row(outcomes, "code", Notification.errcode),
+        msgid=_per_row(outcomes, "mid", Notification.msgid), sent_at=_per_row(outcomes, "at", Notification.sent_at),
+        claim=None).execution_options(synchronize_session=False))
     if kind == KIND_TASK:
-        rtable = TaskRecipient.__table__
-        session.execute(
-            rtable.update().where(rtable.c.task_id == task_id, rtable.c.account_id == bindparam("aid"))
-            .values(notify_state=bindparam("st")),
-            outcomes)
+        by_state: dict[str, list[int]] = {}
+        for o in outcomes:
+            by_state.setdefault(o["st"], []).append(o["aid"])
+        for state, account_ids in by_state.items():
+            session.execute(update(TaskRecipient).where(
+                TaskRecipient.task_id == task_id, TaskRecipient.account_id.in_(account_ids))
+                .values(notify_state=state).execution_options(synchronize_session=False))
     session.commit()
     _apply_early_receipts(session, [o for o in outcomes if o["st"] == "sent" and o["mid"]])
+
+
+def _per_row(outcomes: list[dict], key: str, column):
+    """The value of `key` for each row: a plain value when the chunk agrees, else CASE id WHEN ..."""
+    values = {o[key] for o in outcomes}
+    if len(values) == 1:
+        return literal(values.pop(), column.type)
+    return case(*[(Notification.id == o["nid"], literal(o[key], column.type)) for o in outcomes])
 
 
 def _apply_early_receipts(session, sent: list[dict]) -> None:
