@@ -88,6 +88,7 @@ def make_app(database_url: str, redis_url: str, api_base: str = "http://127.0.0.
     import config as settings
     from bot import create_app
 
+    ensure_buffer_pool(database_url)
     env = app_env(database_url, redis_url, api_base)
     cfg = settings.load_config(env)
     app = create_app(cfg)
@@ -217,6 +218,81 @@ def print_json_line(tag: str, data: dict) -> None:
     import json
 
     print(f"BENCH-RESULT {tag} " + json.dumps(data, ensure_ascii=False, default=str), flush=True)
+
+
+BUFFER_POOL_WANTED = 2 * 1024 ** 3
+_pools_checked: set[str] = set()
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1024 ** 2:,.0f} MiB"
+
+
+def ensure_buffer_pool(url: str, wanted: int = BUFFER_POOL_WANTED) -> dict | None:
+    """Raise MariaDB's InnoDB buffer pool to `wanted` for the benchmark when it is smaller.
+
+    Debian's default (128 MiB) holds a fraction of the national working set (1M graduates,
+    150k counselors and their recipients): every figure would then measure page churn rather
+    than fdy. The pool size is dynamic (SET GLOBAL, needs SUPER); the change lasts until the
+    server restarts and is never shrunk back here, so that a run's later steps find a warm pool.
+    BENCH_KEEP_BUFFER_POOL=1 leaves the server alone (then only the warning is printed).
+    Once per server per process; returns what it found and did (None for SQLite).
+    """
+    if not url.startswith("mysql"):
+        return None
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    u = make_url(url)
+    key = f"{u.host}:{u.port}"
+    if key in _pools_checked:
+        return None
+    _pools_checked.add(key)
+    engine = create_engine(u.set(database=""))
+    try:
+        with engine.connect() as conn:
+            found = int(conn.scalar(text("SELECT @@GLOBAL.innodb_buffer_pool_size")))
+            out = {"found": found, "wanted": wanted, "size": found, "changed": False}
+            if found >= wanted:
+                print(f"MariaDB buffer pool: {_mib(found)} (>= {_mib(wanted)}, left as is)", flush=True)
+                return out
+            if os.environ.get("BENCH_KEEP_BUFFER_POOL") == "1":
+                out["refused"] = "BENCH_KEEP_BUFFER_POOL=1"
+            else:
+                try:
+                    conn.execute(text(f"SET GLOBAL innodb_buffer_pool_size = {int(wanted)}"))
+                    out["size"] = _wait_pool_resized(conn, wanted)
+                    out["changed"] = out["size"] != found
+                except DBAPIError as exc:
+                    out["refused"] = str(exc.orig).strip()
+    finally:
+        engine.dispose()
+    if out["size"] >= wanted:
+        print(f"MariaDB buffer pool: found {_mib(found)}, set {_mib(out['size'])} for the benchmark "
+              f"(SET GLOBAL: lasts until the server restarts)", flush=True)
+    else:
+        why = out.get("refused") or f"the server kept {_mib(out['size'])}"
+        print(f"WARNING: MariaDB buffer pool is {_mib(out['size'])}, below {_mib(wanted)}, and was not raised "
+              f"({why}). The figures will be pool-bound (buffer-pool misses, not fdy) on the national data; "
+              f"run as a user with SUPER or set innodb_buffer_pool_size = 2G in the server config.", flush=True)
+    return out
+
+
+def _wait_pool_resized(conn, wanted: int, timeout: float = 120.0) -> int:
+    """The pool size once a resize is over (older servers resize in the background)."""
+    from sqlalchemy import text
+
+    start = time.monotonic()
+    while True:
+        size = int(conn.scalar(text("SELECT @@GLOBAL.innodb_buffer_pool_size")))
+        status = conn.execute(text("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_resize_status'")).first()
+        busy = bool(status is not None and status[1] and "complet" not in status[1].lower())
+        waited = time.monotonic() - start
+        # A server may also clamp the size (innodb_buffer_pool_size_max): then it stays smaller.
+        if (not busy and (size >= wanted or waited > 5)) or waited > timeout:
+            return size
+        time.sleep(0.5)
 
 
 def mariadb_reachable(host: str = "127.0.0.1", port: int = 3306) -> bool:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DATA_DIR, PASSWORD, db_label, default_database_url, redacted  # noqa: E402
+from bench.common import DATA_DIR, PASSWORD, db_label, default_database_url, ensure_buffer_pool, redacted  # noqa: E402
 
 PROVINCE_NAMES = (
     "北京市", "天津市", "河北省", "山西省", "内蒙古自治区", "辽宁省", "吉林省", "黑龙江省", "上海市",
@@ -458,6 +458,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     url = args.database_url or os.environ.get("BENCH_DATABASE_URL") or default_database_url(args.preset)
     print(f"generate --preset {args.preset} --seed {args.seed} into {redacted(url)}", flush=True)
+    ensure_buffer_pool(url)
     result = generate(url, args.preset, args.seed, args.graduates)
     print("counts: " + ", ".join(f"{k}={v:,}" for k, v in result["counts"].items()))
     print(f"elapsed: {result['elapsed_s']:.1f} s  (" + ", ".join(f"{k} {v:.1f} s" for k, v in result["phases_s"].items()) + ")")

@@ -4,7 +4,8 @@
     python bench/run_all.py --preset national --mariadb-url 'mysql+pymysql://root@127.0.0.1:3306/fdy_bench?charset=utf8mb4'
 
 MariaDB runs when --mariadb-url is given or 127.0.0.1:3306 answers (then the
-database `fdy_bench` is used, created if missing). Each step is its own
+database `fdy_bench` is used, created if missing; an InnoDB buffer pool under 2 GiB is raised
+to 2 GiB when the user may, see bench/common.ensure_buffer_pool). Each step is its own
 process (generate, queries, webhook, fanout); their output streams through
 and their BENCH-RESULT lines make the table. Redis: db 9 unless
 --redis-url / BENCH_REDIS_URL says otherwise (the benchmarks flush it).
@@ -22,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (DATA_DIR, DEFAULT_REDIS_URL, PYTHON, ROOT, db_label, default_database_url,  # noqa: E402
-                          mariadb_reachable, redacted)
+                          ensure_buffer_pool, mariadb_reachable, redacted)
 
 DEFAULT_MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/fdy_bench?charset=utf8mb4"
 STEPS = ("generate", "queries", "webhook", "fanout")
@@ -175,6 +176,7 @@ def main(argv=None) -> int:
         print(f"\n##### {label}: {redacted(url)} (preset {args.preset})", flush=True)
         if url.startswith("mysql"):
             ensure_mariadb_database(url)
+            ensure_buffer_pool(url)  # each step checks again (a step may be run on its own)
         common = ["--database-url", url, "--redis-url", args.redis_url]
         results = {}
         for step in steps:
