@@ -51,8 +51,8 @@ def _snapshot(sender: Sender) -> Sender:
 
 class _CachedSender(Sender):
     """A sender from the cache. Its objects join this request's session only when a handler
-    reads them (merge(load=False): no query); status, role and following come from the
-    snapshot, which is all most messages need. The cached objects themselves are never
+    reads them (merge(load=False): no query); status, role, following and the account's id
+    and level come from the snapshot, which is all most messages need. The cached objects themselves are never
     attached to a session, so nothing a handler does can change them."""
 
     def __init__(self, snap: Sender, session: Session):  # noqa: D107 - not the dataclass __init__
@@ -74,6 +74,9 @@ class _CachedSender(Sender):
     following = property(lambda self: self._snap.following)
     role = property(lambda self: self._snap.role)
     follower_tags = property(lambda self: self._snap.follower_tags)
+    # Read by the access checks and most commands: from the snapshot, so they need no merge.
+    account_id = property(lambda self: self._snap.account_id)
+    account_level = property(lambda self: self._snap.account_level)
 
 
 def _from_cache(session: Session, openid: str) -> Sender | None:

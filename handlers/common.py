@@ -18,7 +18,7 @@ from flask import current_app
 from bot.context import current_sender
 from models.resolution import NO_ACCOUNT, OK, UNBOUND, Sender
 from models.privacy import phone_tail
-from models.vocab import COUNSELOR, MINISTRY
+from models.vocab import COUNSELOR, MINISTRY, STAFF_LEVELS
 
 ANY = "any"            # anyone, bound or not
 ACCOUNT = "account"    # a resolved platform account (any level)
@@ -71,12 +71,12 @@ def refusal_for(sender: Sender, needs: str) -> str | None:
     if sender.status == NO_ACCOUNT:
         return no_account_text(sender)
     assert sender.status == OK
-    account = sender.account
-    if needs == STAFF and not account.is_staff:
+    level = sender.account_level
+    if needs == STAFF and level not in STAFF_LEVELS:
         return "该命令仅限各级工作人员使用。回复「帮助」查看辅导员可用的命令。"
-    if needs == COUNSELOR_ONLY and not account.is_counselor:
+    if needs == COUNSELOR_ONLY and level != COUNSELOR:
         return "该命令仅限辅导员使用。回复「帮助」查看工作人员可用的命令。"
-    if needs == MINISTRY_ONLY and account.level != MINISTRY:
+    if needs == MINISTRY_ONLY and level != MINISTRY:
         return "该命令仅限部级账号使用。"
     return None
 

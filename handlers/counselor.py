@@ -9,8 +9,8 @@ from flask import current_app
 
 from models import db
 from models import task_rules
-from models.tasks import Task, local_text
-from models.vocab import TASK_TYPE_SHORT
+from models.tasks import local_text
+from models.vocab import COUNSELOR, TASK_TYPE_SHORT
 
 from .common import ACCOUNT, COUNSELOR_ONLY, command
 from . import staff
@@ -26,7 +26,8 @@ def _base() -> str:
     return current_app.config["PUBLIC_BASE_URL"].rstrip("/")
 
 
-def _status(task: Task, rec) -> str:
+def _status(task, rec) -> str:
+    """task: a Task or a TaskLine; rec: its TaskRecipient (or the same TaskLine)."""
     if task.status == "cancelled":
         return "已撤销"
     parts = [f"已完成（{local_text(rec.completed_at, '%m-%d %H:%M')}）" if rec.completed_at else "待完成"]
@@ -36,26 +37,24 @@ def _status(task: Task, rec) -> str:
 
 
 def counselor_task_list(sender) -> str:
-    pending, done = task_rules.counselor_tasks(db.session, sender.account)
+    pending, done, total = task_rules.counselor_task_lines(db.session, sender.account_id)
     if not pending and not done:
         return "您目前没有收到任务。有新任务时会通过公众号消息通知您。"
     items = []
     if pending:
-        # A short page is the whole list: count only when the page is full.
-        total = (len(pending) if len(pending) < task_rules.PENDING_PAGE
-                 else task_rules.pending_count_for(db.session, sender.account))
         items.append(f"待办任务 {total} 个" + (f"（列出前{len(pending)}个）" if total > len(pending) else "") + "：")
-        for task, rec in pending:
-            due = f" 截止{local_text(task.deadline, '%m-%d %H:%M')}" if task.deadline else ""
-            if task.is_live and task.live_start:
-                due = f" 直播{local_text(task.live_start, '%m-%d %H:%M')}"
-            items.append(f"#{task.id} [{TASK_TYPE_SHORT.get(task.type, '其他')}] {_clip(task.title, 18)}{due} {_status(task, rec)}")
+        for line in pending:
+            due = f" 截止{local_text(line.deadline, '%m-%d %H:%M')}" if line.deadline else ""
+            if line.is_live and line.live_start:
+                due = f" 直播{local_text(line.live_start, '%m-%d %H:%M')}"
+            items.append(f"#{line.id} [{TASK_TYPE_SHORT.get(line.type, '其他')}] {_clip(line.title, 18)}{due} "
+                         f"{_status(line, line)}")
     else:
         items.append("待办任务：无，全部完成了。")
     if done:
         items.append("最近完成：")
-        for task, rec in done:
-            items.append(f"#{task.id} {_clip(task.title, 18)} {_status(task, rec)}")
+        for line in done:
+            items.append(f"#{line.id} {_clip(line.title, 18)} {_status(line, line)}")
     tail = ["回复「任务 编号」看详情，「完成 编号」标记完成，直播课回复「签到 编号」。", f"任务页：{_base()}/tasks/"]
     return staff.fit_reply([], items, tail, more="……更多见任务页")
 
@@ -94,7 +93,7 @@ def counselor_task_detail(sender, task_id: int) -> str:
 def register(robot) -> None:
     @command(robot, r"(任务|我的任务|任务列表)", needs=ACCOUNT)
     def tasks_command(message, sender, match):
-        if sender.account.is_counselor:
+        if sender.account_level == COUNSELOR:
             return counselor_task_list(sender)
         return staff.staff_task_list(sender)
 
@@ -108,7 +107,7 @@ def register(robot) -> None:
 
     @command(robot, r"完成\s*#?(\d{1,9})", needs=COUNSELOR_ONLY)
     def complete_command(message, sender, match):
-        return task_rules.complete(db.session, sender.account, int(match.group(1))).text
+        return task_rules.complete(db.session, sender.account_id, int(match.group(1))).text
 
     @command(robot, r"签到\s*#?(\d{1,9})", needs=COUNSELOR_ONLY)
     def checkin_command(message, sender, match):

@@ -13,6 +13,7 @@ from bot.freshness import StampedCache
 from models import db
 from models.changes import GRADUATES, PEOPLE
 from models.resolution import Sender
+from models.vocab import COUNSELOR
 from models.statistics import (UNFILLED, employment, explain_no_match, graduate_page, graduate_summary,
                                scope_label, top)
 
@@ -35,10 +36,10 @@ def stats_url() -> str:
 
 
 def progress_text(sender: Sender) -> str:
-    account = sender.account
-    if not account.is_counselor:
+    if sender.account_level != COUNSELOR:
         return STAFF_REFUSAL
-    return _progress_replies.get_or_compute(account.id, lambda: _progress_text(account))
+    # The account joins the session only when the reply has to be computed.
+    return _progress_replies.get_or_compute(sender.account_id, lambda: _progress_text(sender.account))
 
 
 def _progress_text(account) -> str:

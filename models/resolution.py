@@ -43,6 +43,14 @@ class Sender:
         return (self.follower.tags or "") if self.follower else ""
 
     @property
+    def account_id(self) -> int | None:
+        return self.account.id if self.account is not None else None
+
+    @property
+    def account_level(self) -> str | None:
+        return self.account.level if self.account is not None else None
+
+    @property
     def role(self) -> str:
         """'counselor', 'staff' or 'unbound' (also for a bound user without account)."""
         if self.account is None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, case, exists, func, or_, select, true, update
+from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, true, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -79,28 +80,38 @@ class Outcome:
     text: str
 
 
-def complete(session: Session, account: Account, task_id: int, at: datetime | None = None) -> Outcome:
+# 完成 reads columns, not ORM objects: a repeated 完成 (the common case: a counselor taps it
+# again to be sure) is then one light SELECT. Built once.
+_COMPLETION = (select(TaskRecipient.id, TaskRecipient.completed_at, TaskRecipient.checked_in_at,
+                      Task.title, Task.status, Task.type)
+               .join(Task, Task.id == TaskRecipient.task_id)
+               .where(TaskRecipient.task_id == bindparam("task_id"),
+                      TaskRecipient.account_id == bindparam("account_id")))
+
+
+def complete(session: Session, account_id: int, task_id: int, at: datetime | None = None) -> Outcome:
     """完成 N: written and committed before the reply; a repeat changes nothing."""
     at = at or now()
-    rec = received(session, account, task_id)
-    if rec is None:
+    row = session.execute(_COMPLETION, {"task_id": task_id, "account_id": account_id}).first()
+    if row is None:
         return Outcome(False, f"没有找到派发给您的任务 #{task_id}。回复「任务」查看您收到的任务。")
-    task = rec.task
-    if task.status == "cancelled":
+    if row.status == "cancelled":
         return Outcome(False, f"任务 #{task_id} 已撤销，无需完成。")
-    if rec.completed_at is None:
+    completed_at = row.completed_at
+    if completed_at is None:
         # Conditional UPDATE: two taps at once still record one completion time.
         changed = session.execute(update(TaskRecipient)
-                                  .where(TaskRecipient.id == rec.id, TaskRecipient.completed_at.is_(None))
-                                  .values(completed_at=at)).rowcount
+                                  .where(TaskRecipient.id == row.id, TaskRecipient.completed_at.is_(None))
+                                  .values(completed_at=at).execution_options(synchronize_session=False)).rowcount
         session.commit()
-        session.refresh(rec)
         if changed:
-            text = f"已完成任务 #{task_id}「{task.title}」，完成时间 {local_text(at)}。"
-            if task.is_live and rec.checked_in_at is None:
+            text = f"已完成任务 #{task_id}「{row.title}」，完成时间 {local_text(at)}。"
+            if row.type == LIVE_TASK_TYPE and row.checked_in_at is None:
                 text += f"\n这是直播课，还需在直播时段签到：回复「签到 {task_id}」。"
             return Outcome(True, text)
-    return Outcome(True, f"任务 #{task_id} 已完成（完成于 {local_text(rec.completed_at)}），无需重复提交。")
+        # The other tap won: its time is the one recorded.
+        completed_at = session.scalar(select(TaskRecipient.completed_at).where(TaskRecipient.id == row.id))
+    return Outcome(True, f"任务 #{task_id} 已完成（完成于 {local_text(completed_at)}），无需重复提交。")
 
 
 def checkin_window(task: Task) -> tuple[datetime, datetime]:
@@ -163,11 +174,58 @@ def counselor_tasks(session: Session, account: Account, pending_limit: int = PEN
     return session.execute(pending_q, params).all(), session.execute(done_q, params).all()
 
 
-def pending_count_for(session: Session, account: Account) -> int:
-    return session.scalar(select(func.count()).select_from(TaskRecipient).join(Task, Task.id == TaskRecipient.task_id)
-                          .where(TaskRecipient.account_id == account.id, Task.status != "cancelled",
-                                 or_(TaskRecipient.completed_at.is_(None),
-                                     and_(Task.type == LIVE_TASK_TYPE, TaskRecipient.checked_in_at.is_(None))))) or 0
+class TaskLine(NamedTuple):
+    """One line of a counselor's 任务 reply: the columns it shows, no ORM objects."""
+    id: int
+    title: str
+    type: str
+    deadline: datetime | None
+    live_start: datetime | None
+    status: str
+    completed_at: datetime | None
+    checked_in_at: datetime | None
+
+    @property
+    def is_live(self) -> bool:
+        return self.type == LIVE_TASK_TYPE
+
+
+@lru_cache(maxsize=16)
+def _task_lines_query(pending_limit: int, done_limit: int):
+    # Both pages and the number of pending tasks (a window count, taken before LIMIT) in one
+    # statement: 任务 is a frequent webhook command, and on MariaDB each statement is a round trip.
+    base = (select(*(getattr(Task, c) for c in ("id", "title", "type", "deadline", "live_start", "status")),
+                   TaskRecipient.completed_at, TaskRecipient.checked_in_at)
+            .join(TaskRecipient, TaskRecipient.task_id == Task.id)
+            .where(TaskRecipient.account_id == bindparam("account_id"), Task.status != "cancelled"))
+    not_done = or_(TaskRecipient.completed_at.is_(None),
+                   and_(Task.type == LIVE_TASK_TYPE, TaskRecipient.checked_in_at.is_(None)))
+    pending_order = (Task.deadline.is_(None), Task.deadline, Task.id.desc())
+    pending = (base.add_columns(literal(0).label("part"), func.row_number().over(order_by=pending_order).label("pos"),
+                                func.count().over().label("total"))
+               .where(not_done).order_by(*pending_order).limit(pending_limit).subquery())
+    done_order = (TaskRecipient.completed_at.desc(), Task.id.desc())
+    done = (base.add_columns(literal(1).label("part"), func.row_number().over(order_by=done_order).label("pos"),
+                             literal(0).label("total"))
+            .where(~not_done).order_by(*done_order).limit(done_limit).subquery())
+    both = union_all(select(pending), select(done)).subquery()
+    return select(both).order_by(both.c.part, both.c.pos)
+
+
+def counselor_task_lines(session: Session, account_id: int, pending_limit: int = PENDING_PAGE,
+                         done_limit: int = 5) -> tuple[list[TaskLine], list[TaskLine], int]:
+    """(pending, recently done, number of pending tasks) of a counselor, in one statement."""
+    pending: list[TaskLine] = []
+    done: list[TaskLine] = []
+    total = 0
+    for row in session.execute(_task_lines_query(pending_limit, done_limit), {"account_id": account_id}):
+        line = TaskLine(*row[:8])
+        if row.part == 0:
+            pending.append(line)
+            total = row.total
+        else:
+            done.append(line)
+    return pending, done, total
 
 
 # -- staff: visibility and figures ----------------------------------------------------------

@@ -118,7 +118,7 @@ def _act(task_id: int, rule):
 @bp.post("/tasks/<int:task_id>/complete")
 @openid_required
 def complete(task_id: int):
-    return _act(task_id, task_rules.complete)
+    return _act(task_id, lambda session, account, task_id: task_rules.complete(session, account.id, task_id))
 
 
 @bp.post("/tasks/<int:task_id>/checkin")
