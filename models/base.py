@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from . import changes
+from . import changes, pool_policy
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -127,11 +127,14 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             cur.close()
 
         return engine
-    # pre_ping survives a MariaDB restart; recycle stays under wait_timeout. READ COMMITTED:
-    # each statement sees what other processes committed (REPEATABLE READ would pin a
-    # request's view to its first read, and takes gap locks that slow bulk fan-out).
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_recycle=1800, pool_size=10, max_overflow=20,
-                         isolation_level="READ COMMITTED")
+    # Pings and resets as models/pool_policy.py says (survives a MariaDB restart without a round
+    # trip per checkout); recycle stays under wait_timeout. READ COMMITTED: each statement sees
+    # what other processes committed (REPEATABLE READ would pin a request's view to its first
+    # read, and takes gap locks that slow bulk fan-out).
+    engine = create_engine(url, echo=echo, pool_recycle=1800, pool_size=10, max_overflow=20,
+                           isolation_level="READ COMMITTED", **pool_policy.engine_options())
+    pool_policy.apply(engine)
+    return engine
 
 
 db = Database()

@@ -1,0 +1,97 @@
+"""MariaDB pooled connections (models/pool_policy.py): one rollback per session, never a
+connection returned with uncommitted writes, a ping only after the connection sat idle.
+
+Runs on MariaDB in both legs of `make test` (FDY_TEST_MARIADB_URL); it fails without one.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from sqlalchemy import exc, text
+from sqlalchemy.orm import Session
+
+from models import pool_policy
+from models.base import make_engine
+
+
+@pytest.fixture
+def engine(database_url):
+    url = os.environ.get("FDY_TEST_MARIADB_URL") or database_url
+    if not url.startswith("mysql"):
+        pytest.fail("MariaDB is required (FDY_TEST_MARIADB_URL); `make test` provides one.", pytrace=False)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def rollbacks_seen(engine) -> int:
+    """ROLLBACKs the server counted on the (single) pooled connection so far."""
+    with engine.connect() as conn:
+        return int(conn.execute(text("SHOW SESSION STATUS LIKE 'Com_rollback'")).first()[1])
+
+
+def test_a_session_costs_one_rollback(engine):
+    before = rollbacks_seen(engine)
+    with Session(engine) as session:
+        session.execute(text("SELECT 1")).all()
+    after = rollbacks_seen(engine)
+    # Between the two readings: the first reading's own close and the session's close, one
+    # each. SQLAlchemy's default reset-on-return would add one more after the session's.
+    assert after - before == 2
+    assert engine.pool.checkedout() == 0 and engine.pool.size() >= 1
+
+
+def test_uncommitted_writes_never_go_back_to_the_pool(engine):
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS pool_policy_probe (id INT PRIMARY KEY) ENGINE=InnoDB"))
+        conn.execute(text("DELETE FROM pool_policy_probe"))
+    try:
+        raw = engine.raw_connection()  # no Session, no Connection: nothing ends the transaction
+        cursor = raw.cursor()
+        cursor.execute("INSERT INTO pool_policy_probe (id) VALUES (1)")
+        cursor.close()
+        assert pool_policy.transaction_open(raw.dbapi_connection)
+        raw.close()  # back to the pool with the insert pending
+
+        with engine.connect() as conn:  # the same pooled connection
+            assert conn.execute(text("SELECT COUNT(*) FROM pool_policy_probe")).scalar() == 0
+            conn.commit()  # had the insert survived the return, this would have kept it
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM pool_policy_probe")).scalar() == 0
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS pool_policy_probe"))
+
+
+def _kill_pooled_connection(engine) -> None:
+    with engine.connect() as conn:
+        victim = conn.execute(text("SELECT CONNECTION_ID()")).scalar()
+    killer = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        with killer.connect() as conn:
+            conn.execute(text(f"KILL {int(victim)}"))
+    finally:
+        killer.dispose()
+
+
+def test_an_idle_connection_is_pinged_and_replaced(engine, monkeypatch):
+    monkeypatch.setattr(pool_policy, "PING_IF_IDLE_FOR", 0.2)
+    _kill_pooled_connection(engine)  # as a server restart or wait_timeout would
+    time.sleep(0.4)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_a_busy_connection_is_not_pinged(engine, monkeypatch):
+    # Without a ping the killed connection is handed out as it is: the statement fails, and
+    # SQLAlchemy invalidates the pool, so the next checkout connects afresh.
+    monkeypatch.setattr(pool_policy, "PING_IF_IDLE_FOR", 60.0)
+    _kill_pooled_connection(engine)
+    with engine.connect() as conn:
+        with pytest.raises(exc.DBAPIError) as caught:
+            conn.execute(text("SELECT 1"))
+        assert caught.value.connection_invalidated
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
