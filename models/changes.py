@@ -49,6 +49,11 @@ def _mark(session: Session, kinds: set[str]) -> None:
         session.info.setdefault(_INFO_KEY, set()).update(kinds)
 
 
+def wrote(session: Session, *table_names: str) -> None:
+    """Record writes made past the session's events (a driver-level executemany on its connection)."""
+    _mark(session, kinds_of_tables(table_names))
+
+
 def _table_names(mapper_or_table) -> set[str]:
     tables = getattr(mapper_or_table, "tables", None)  # a mapper: its table(s)
     if tables is not None:

@@ -14,10 +14,13 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from operator import itemgetter
 from typing import IO, Iterator
 
 from sqlalchemy import bindparam, insert, select, update
 
+from . import changes
 from .base import utcnow
 from .graduates import Graduate
 from .units import Major, Unit, create_unit
@@ -30,7 +33,10 @@ COLUMNS = ("学号", "姓名", "省份", "学校", "院系", "专业", "专业�
 REQUIRED = ("学号", "姓名", "省份", "学校", "院系", "专业", "学历层次", "届别", "毕业去向", "关注绑定")
 MAX_LEN = {"学号": 32, "姓名": 50, "省份": 100, "学校": 100, "院系": 100, "专业": 100, "专业方向": 100,
            "就业意愿": 100, "求职期望": 200}
-BATCH = 2000
+# Rows per transaction. Larger batches write each touched index page once for more rows: at
+# national spread (1M graduates, rows landing all over three indexes) 10,000 imported ~1.5x
+# faster than 2,000 on SQLite; memory stays a few MB.
+BATCH = 10_000
 MIN_COHORT, MAX_COHORT = 2000, 2100
 ERRORS_SHOWN = 30
 
@@ -155,8 +161,22 @@ def check_header(cells: list) -> tuple[dict[str, int] | None, str | None]:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+@lru_cache(maxsize=8)
+def _picker(columns: tuple[int, ...]) -> itemgetter:
+    return itemgetter(*columns)
+
+
+def _values(cells: list, positions: dict[str, int]) -> dict[str, str]:
+    """The row's cells by column name. A CSV row (all text, none missing) takes the C-level path:
+    it is most of the import's Python time at 100k rows."""
+    try:
+        return dict(zip(positions, map(str.strip, _picker(tuple(positions.values()))(cells))))
+    except (IndexError, TypeError):  # a short row, or an .xlsx cell that is not text
+        return {name: _cell(cells[i]) if i < len(cells) else "" for name, i in positions.items()}
+
+
 def parse_row(cells: list, positions: dict[str, int]) -> tuple[dict | None, list[str]]:
-    values = {name: _cell(cells[i]) if i < len(cells) else "" for name, i in positions.items()}
+    values = _values(cells, positions)
     reasons = [f"{name}为空" for name in REQUIRED if not values[name]]
     for name, limit in MAX_LEN.items():
         if len(values[name]) > limit:
@@ -204,9 +224,11 @@ class _UnitCache:
         self.majors: dict[tuple, int] | None = None  # (college_id, name, direction) -> id
 
     def _preload(self) -> None:
-        self.units = {(kind, parent_id, name): id_ for kind, parent_id, name, id_ in self.session.execute(
+        # Core rows on the session's connection (no ORM result machinery): 150k majors nationally.
+        conn = self.session.connection()
+        self.units = {(kind, parent_id, name): id_ for kind, parent_id, name, id_ in conn.execute(
             select(Unit.kind, Unit.parent_id, Unit.name, Unit.id))}
-        self.majors = {(college_id, name, direction): id_ for college_id, name, direction, id_ in self.session.execute(
+        self.majors = {(college_id, name, direction): id_ for college_id, name, direction, id_ in conn.execute(
             select(Major.college_id, Major.name, Major.direction, Major.id))}
 
     def unit(self, kind: str, name: str, parent_id: int) -> int:
@@ -275,10 +297,29 @@ def _write_batch(session, cache: _UnitCache, batch: list[tuple[int, dict]], repo
             # Unchanged rows are left alone (and keep their updated_at), as the ORM did.
             changed.append((row[0], number, fields_))
     if new_rows:
-        session.execute(insert(table), new_rows)
+        _insert_rows(session, table, new_rows)
     if changed:
         _update_rows(session, table, changed)
     session.commit()
+
+
+_INSERT_COLUMNS = ("student_no", *_FIELDS, "updated_at")
+
+
+def _insert_rows(session, table, rows: list[dict]) -> None:
+    """New graduates straight through the driver's executemany: SQLAlchemy's per-row parameter
+    processing cost more than SQLite's insert itself. The statement is compiled by SQLAlchemy
+    for the session's dialect (its paramstyle); the write is recorded for the change tokens."""
+    conn = session.connection()
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(_INSERT_COLUMNS))
+    now = utcnow()
+    if compiled.positional:
+        order = compiled.positiontup
+        params = [tuple(now if key == "updated_at" else row[key] for key in order) for row in rows]
+    else:
+        params = [dict(row, updated_at=now) for row in rows]
+    conn.exec_driver_sql(str(compiled), params)
+    changes.wrote(session, table.name)
 
 
 def _update_rows(session, table, changed: list[tuple[int, str, dict]]) -> None:

@@ -183,3 +183,26 @@ def test_the_cache_is_bounded(app, redis_conn):
         for i in range(1000):
             cache.put(i, i)
         assert len(cache) <= 100 and cache.get(999) == 999
+
+
+def test_an_import_of_new_graduates_is_seen_by_the_next_progress(counselor_with_graduates, wechat, db):
+    # The importer inserts new rows through the driver's executemany, past the session's
+    # events; it records the write itself (changes.wrote) so the cached reply gives way.
+    import io
+
+    from models.importer import import_graduates
+    from tests.test_import import csv_text, row
+
+    from models.units import Unit
+
+    counselor, openid, major = counselor_with_graduates
+    college = db.get(Unit, counselor.college_id)
+    school = db.get(Unit, college.parent_id)
+    province = db.get(Unit, school.parent_id)
+    wechat.ask(openid, "进展")
+    assert "毕业生 3 人，已落实 1 人" in wechat.ask(openid, "进展")
+    data = csv_text([row(f"FR{i}", province=province.name, school=school.name, college=college.name,
+                         major=major.name, dest="协议就业") for i in range(2)])
+    report = import_graduates(db, io.BytesIO(data.encode()), filename="new.csv")
+    assert (report.created, report.errors) == (2, [])
+    assert "毕业生 5 人，已落实 3 人" in wechat.ask(openid, "进展")
