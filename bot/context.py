@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import g
 from sqlalchemy import inspect
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import make_transient_to_detached
 
 from models import db
 from models.changes import PEOPLE
@@ -20,7 +20,7 @@ def current_sender(openid: str) -> Sender:
     """The sender of this request, resolved once (phone-A rule) and cached on g."""
     cached = g.get("fdy_sender")
     if cached is None or cached.openid != openid:
-        cached = _from_cache(db.session, openid)
+        cached = _from_cache(openid)
         if cached is None:
             cached = resolve(db.session, openid)
             _senders.put(openid, _snapshot(cached))
@@ -55,16 +55,17 @@ class _CachedSender(Sender):
     and level come from the snapshot, which is all most messages need. The cached objects themselves are never
     attached to a session, so nothing a handler does can change them."""
 
-    def __init__(self, snap: Sender, session: Session):  # noqa: D107 - not the dataclass __init__
+    def __init__(self, snap: Sender):  # noqa: D107 - not the dataclass __init__
         self.openid = snap.openid
         self._snap = snap
-        self._session = session
         self._attached: dict[str, object] = {}
 
     def _attach(self, name: str):
+        # The request's session is made only now: a reply served from the snapshot (and from
+        # the 进展 cache) opens none at all.
         if name not in self._attached:
             obj = getattr(self._snap, name)
-            self._attached[name] = None if obj is None else self._session.merge(obj, load=False)
+            self._attached[name] = None if obj is None else db.session.merge(obj, load=False)
         return self._attached[name]
 
     follower = property(lambda self: self._attach("follower"))
@@ -79,6 +80,6 @@ class _CachedSender(Sender):
     account_level = property(lambda self: self._snap.account_level)
 
 
-def _from_cache(session: Session, openid: str) -> Sender | None:
+def _from_cache(openid: str) -> Sender | None:
     snap = _senders.get(openid)
-    return None if snap is None else _CachedSender(snap, session)
+    return None if snap is None else _CachedSender(snap)
