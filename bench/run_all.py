@@ -152,6 +152,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", default=",".join(STEPS), help="comma-separated subset of " + ",".join(STEPS))
     p.add_argument("--webhook-seconds", type=float, default=10.0)
     p.add_argument("--webhook-users", type=int, default=20)
+    p.add_argument("--webhook-rounds", type=int, default=3, help="interleaved echo/fdy rounds sharing the seconds")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--json", default=None, help="also write the results to this file")
     args = p.parse_args(argv)
@@ -184,7 +185,7 @@ def main(argv=None) -> int:
                 extra = ["--preset", args.preset, "--seed", str(args.seed), "--database-url", url]
             elif step == "webhook":
                 extra = [*common, "--preset", args.preset, "--seconds", str(args.webhook_seconds),
-                         "--users", str(args.webhook_users)]
+                         "--users", str(args.webhook_users), "--rounds", str(args.webhook_rounds)]
             else:
                 extra = [*common, "--preset", args.preset]
             results[step] = run_step(step, extra, timeout)
