@@ -294,24 +294,31 @@ def _figure_columns(task: Task):
 
 
 def progress(session: Session, staff: Account, task: Task, all_units: bool = False) -> Progress:
-    scope = figures_clause(staff, task)
-    where = (TaskRecipient.task_id == task.id, scope)
-    row = session.execute(select(
-        *_figure_columns(task),
-        func.sum(case((TaskRecipient.completed_at.is_not(None), 1), else_=0)),
-        func.sum(case((TaskRecipient.checked_in_at.is_not(None), 1), else_=0)),
-        func.sum(case((TaskRecipient.delivery == "delivered", 1), else_=0)),
-        func.sum(case((TaskRecipient.delivery == "refused", 1), else_=0)),
-    ).where(*where)).one()
-    result = Progress(task=task, total=int(row[0] or 0), done=int(row[1] or 0), unreachable=int(row[2] or 0),
-                      completed=int(row[3] or 0), checked_in=int(row[4] or 0), delivered=int(row[5] or 0),
-                      refused=int(row[6] or 0))
+    """The task's figures in the staff user's scope, with the breakdown one level below it.
+
+    One pass over the recipients: the breakdown's GROUP BY carries every figure and the totals
+    are its sums (at 150,000 recipients a second, ungrouped pass cost as much again)."""
+    where = (TaskRecipient.task_id == task.id, figures_clause(staff, task))
+    figures = (*_figure_columns(task),
+               func.sum(case((TaskRecipient.completed_at.is_not(None), 1), else_=0)),
+               func.sum(case((TaskRecipient.checked_in_at.is_not(None), 1), else_=0)),
+               func.sum(case((TaskRecipient.delivery == "delivered", 1), else_=0)),
+               func.sum(case((TaskRecipient.delivery == "refused", 1), else_=0)))
     column_name = BREAKDOWN_COLUMN.get(staff.level)
-    if column_name is None or result.total == 0:
+    if column_name is None:
+        grouped = None
+        rows = [tuple(session.execute(select(*figures).where(*where)).one())]
+    else:
+        column = getattr(TaskRecipient, column_name)
+        grouped = session.execute(select(column, *figures).where(*where).group_by(column)).all()
+        rows = [tuple(r[1:]) for r in grouped]
+    total, done, unreachable, completed, checked_in, delivered, refused = (
+        sum(int(r[i] or 0) for r in rows) for i in range(len(figures)))
+    result = Progress(task=task, total=total, done=done, unreachable=unreachable, completed=completed,
+                      checked_in=checked_in, delivered=delivered, refused=refused)
+    if grouped is None or result.total == 0:
         return result
-    column = getattr(TaskRecipient, column_name)
-    rows = session.execute(select(column, *_figure_columns(task)).where(*where).group_by(column)).all()
-    lines = [UnitLine(r[0], "", int(r[1] or 0), int(r[2] or 0), int(r[3] or 0)) for r in rows]
+    lines = [UnitLine(r[0], "", int(r[1] or 0), int(r[2] or 0), int(r[3] or 0)) for r in grouped]
     lines.sort(key=lambda x: (-x.pending, -x.total, x.unit_id or 0))
     if not all_units:
         lines = lines[:BREAKDOWN_LINES]
@@ -321,7 +328,7 @@ def progress(session: Session, staff: Account, task: Task, all_units: bool = Fal
         line.name = names.get(line.unit_id, "（未知单位）")
     result.units = lines
     result.unit_kind = {"province_id": "省份", "school_id": "学校", "college_id": "院系"}[column_name]
-    result.unit_count = len(rows)
+    result.unit_count = len(grouped)
     return result
 
 
