@@ -1,7 +1,7 @@
 """A synthetic national data set, written through the project's bulk paths.
 
     python bench/generate.py --preset small                       # SQLite under bench/.data/
-    python bench/generate.py --preset national --database-url 'mysql+pymysql://root@127.0.0.1:3306/fdy_bench?charset=utf8mb4'
+    python bench/generate.py --preset national --database-url 'mysql+pymysql://root@127.0.0.1:3306/fdy_bench_national?charset=utf8mb4'
 
 The schema comes from the Alembic migration (like production); the data set is
 deterministic for a given --seed. Units carry their ancestors' ids exactly as

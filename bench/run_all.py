@@ -1,10 +1,10 @@
 """All benchmarks on SQLite, then on MariaDB, and a summary table.
 
     python bench/run_all.py --preset small                 # what `make bench` runs
-    python bench/run_all.py --preset national --mariadb-url 'mysql+pymysql://root@127.0.0.1:3306/fdy_bench?charset=utf8mb4'
+    python bench/run_all.py --preset national --mariadb-url 'mysql+pymysql://root@127.0.0.1:3306/fdy_bench_national?charset=utf8mb4'
 
 MariaDB runs when --mariadb-url is given or 127.0.0.1:3306 answers (then the
-database `fdy_bench` is used, created if missing; an InnoDB buffer pool under 2 GiB is raised
+database `fdy_bench_<preset>` is used, created if missing; an InnoDB buffer pool under 2 GiB is raised
 to 2 GiB when the user may, see bench/common.ensure_buffer_pool). Each step is its own
 process (generate, queries, webhook, fanout); their output streams through
 and their BENCH-RESULT lines make the table. Redis: db 9 unless
@@ -25,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (DATA_DIR, DEFAULT_REDIS_URL, PYTHON, ROOT, db_label, default_database_url,  # noqa: E402
                           ensure_buffer_pool, mariadb_reachable, redacted)
 
-DEFAULT_MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/fdy_bench?charset=utf8mb4"
+# One database per preset, as SQLite has one file per preset: `make bench` (small) must not
+# overwrite the national data set a longer run generated.
+DEFAULT_MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/fdy_bench_{preset}?charset=utf8mb4"
 STEPS = ("generate", "queries", "webhook", "fanout")
 STEP_TIMEOUT = {"small": 900, "tiny": 300, "medium": 3600, "national": 4 * 3600}
 
@@ -164,7 +166,7 @@ def main(argv=None) -> int:
         if args.mariadb_url:
             targets.append(args.mariadb_url)
         elif mariadb_reachable():
-            targets.append(DEFAULT_MARIADB_URL)
+            targets.append(DEFAULT_MARIADB_URL.format(preset=args.preset))
         else:
             print("MariaDB: 127.0.0.1:3306 does not answer and no --mariadb-url given; SQLite only.")
     steps = [s for s in args.steps.split(",") if s]
