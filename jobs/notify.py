@@ -43,7 +43,11 @@ from models.vocab import TASK_TYPE_SHORT
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-CHUNK = 50
+# Rows leased, marked 'sending' and recorded per round of sends. 200 rather than 50: the
+# bookkeeping (a SELECT, two UPDATEs, three commits) is per chunk, and on MariaDB it was what
+# held a worker back (national fan-out, 2 workers: 329 -> 507 msg/s). A crash re-sends at most
+# one chunk per job, each message with its client_msg_id.
+CHUNK = 200
 # Template messages in flight at once per sending job (each thread with its own HTTP session).
 SEND_THREADS = 8
 LEASE_STALE = timedelta(seconds=20)
