@@ -153,17 +153,27 @@ def check_in(session: Session, account: Account, task_id: int, at: datetime | No
 PENDING_PAGE = 10  # pending tasks listed in 任务
 
 
-@lru_cache(maxsize=16)
-def _counselor_task_queries(pending_limit: int, done_limit: int):
-    # Built once per page size: composing these cost more CPU than running them (任务 is a
-    # frequent webhook command).
-    base = (select(Task, TaskRecipient).join(TaskRecipient, TaskRecipient.task_id == Task.id)
-            .where(TaskRecipient.account_id == bindparam("account_id"), Task.status != "cancelled"))
+def _counselor_pages():
+    """What both views of a counselor's tasks share: its tasks that are not cancelled (FROM tasks
+    ⋈ its recipient rows), "not done yet" (a 直播课 also needs its 签到), and each page's order."""
+    def received(stmt):
+        return (stmt.join(TaskRecipient, TaskRecipient.task_id == Task.id)
+                .where(TaskRecipient.account_id == bindparam("account_id"), Task.status != "cancelled"))
+
     not_done = or_(TaskRecipient.completed_at.is_(None),
                    and_(Task.type == LIVE_TASK_TYPE, TaskRecipient.checked_in_at.is_(None)))
-    pending = (base.where(not_done).order_by(Task.deadline.is_(None), Task.deadline, Task.id.desc())
-               .limit(pending_limit))
-    done = base.where(~not_done).order_by(TaskRecipient.completed_at.desc()).limit(done_limit)
+    pending_order = (Task.deadline.is_(None), Task.deadline, Task.id.desc())
+    done_order = (TaskRecipient.completed_at.desc(), Task.id.desc())
+    return received, not_done, pending_order, done_order
+
+
+@lru_cache(maxsize=16)
+def _counselor_task_queries(pending_limit: int, done_limit: int):
+    # Built once per page size: composing these cost more CPU than running them.
+    received, not_done, pending_order, done_order = _counselor_pages()
+    base = received(select(Task, TaskRecipient))
+    pending = base.where(not_done).order_by(*pending_order).limit(pending_limit)
+    done = base.where(~not_done).order_by(*done_order).limit(done_limit)
     return pending, done
 
 
@@ -194,17 +204,12 @@ class TaskLine(NamedTuple):
 def _task_lines_query(pending_limit: int, done_limit: int):
     # Both pages and the number of pending tasks (a window count, taken before LIMIT) in one
     # statement: 任务 is a frequent webhook command, and on MariaDB each statement is a round trip.
-    base = (select(*(getattr(Task, c) for c in ("id", "title", "type", "deadline", "live_start", "status")),
-                   TaskRecipient.completed_at, TaskRecipient.checked_in_at)
-            .join(TaskRecipient, TaskRecipient.task_id == Task.id)
-            .where(TaskRecipient.account_id == bindparam("account_id"), Task.status != "cancelled"))
-    not_done = or_(TaskRecipient.completed_at.is_(None),
-                   and_(Task.type == LIVE_TASK_TYPE, TaskRecipient.checked_in_at.is_(None)))
-    pending_order = (Task.deadline.is_(None), Task.deadline, Task.id.desc())
+    received, not_done, pending_order, done_order = _counselor_pages()
+    base = received(select(*(getattr(Task, c) for c in ("id", "title", "type", "deadline", "live_start", "status")),
+                           TaskRecipient.completed_at, TaskRecipient.checked_in_at))
     pending = (base.add_columns(literal(0).label("part"), func.row_number().over(order_by=pending_order).label("pos"),
                                 func.count().over().label("total"))
                .where(not_done).order_by(*pending_order).limit(pending_limit).subquery())
-    done_order = (TaskRecipient.completed_at.desc(), Task.id.desc())
     done = (base.add_columns(literal(1).label("part"), func.row_number().over(order_by=done_order).label("pos"),
                              literal(0).label("total"))
             .where(~not_done).order_by(*done_order).limit(done_limit).subquery())
