@@ -228,6 +228,21 @@ def _mib(n: int) -> str:
     return f"{n / 1024 ** 2:,.0f} MiB"
 
 
+def ensure_mariadb_database(url: str) -> None:
+    """The benchmark's MariaDB database, created when missing (a standalone step can then run first)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    server = u.set(database="")
+    engine = create_engine(server)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{u.database}` CHARACTER SET utf8mb4"))
+    finally:
+        engine.dispose()
+
+
 def ensure_buffer_pool(url: str, wanted: int = BUFFER_POOL_WANTED) -> dict | None:
     """Raise MariaDB's InnoDB buffer pool to `wanted` for the benchmark when it is smaller.
 

@@ -24,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DATA_DIR, PASSWORD, db_label, default_database_url, ensure_buffer_pool, redacted  # noqa: E402
+from bench.common import (DATA_DIR, PASSWORD, db_label, default_database_url, ensure_buffer_pool,  # noqa: E402
+                          ensure_mariadb_database, redacted)
 
 PROVINCE_NAMES = (
     "北京市", "天津市", "河北省", "山西省", "内蒙古自治区", "辽宁省", "吉林省", "黑龙江省", "上海市",
@@ -99,6 +100,7 @@ def fresh_schema(url: str) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(str(path) + suffix).unlink(missing_ok=True)
     elif url.startswith("mysql"):
+        ensure_mariadb_database(url)
         engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))

@@ -23,27 +23,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (DATA_DIR, DEFAULT_REDIS_URL, PYTHON, ROOT, db_label, default_database_url,  # noqa: E402
-                          ensure_buffer_pool, mariadb_reachable, redacted)
+                          ensure_buffer_pool, ensure_mariadb_database, mariadb_reachable, redacted)
 
 # One database per preset, as SQLite has one file per preset: `make bench` (small) must not
 # overwrite the national data set a longer run generated.
 DEFAULT_MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/fdy_bench_{preset}?charset=utf8mb4"
 STEPS = ("generate", "queries", "webhook", "fanout")
 STEP_TIMEOUT = {"small": 900, "tiny": 300, "medium": 3600, "national": 4 * 3600}
-
-
-def ensure_mariadb_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    server = u.set(database="")
-    engine = create_engine(server)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{u.database}` CHARACTER SET utf8mb4"))
-    finally:
-        engine.dispose()
 
 
 def run_step(step: str, args: list[str], timeout: float) -> dict | None:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from . import changes, pool_policy
+from . import bulk_load, changes, pool_policy
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -138,6 +138,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     engine = create_engine(url, echo=echo, pool_recycle=1800, pool_size=10, max_overflow=20,
                            isolation_level="READ COMMITTED", **pool_policy.engine_options())
     pool_policy.apply(engine)
+    bulk_load.enable(engine)
     return engine
 
 

@@ -20,7 +20,7 @@ from typing import IO, Iterator
 
 from sqlalchemy import bindparam, insert, select, update
 
-from . import changes
+from . import bulk_load, changes
 from .base import utcnow
 from .graduates import Graduate
 from .units import Major, Unit, create_unit
@@ -310,11 +310,17 @@ _INSERT_COLUMNS = ("student_no", *_FIELDS, "updated_at")
 
 
 def _insert_rows(session, table, rows: list[tuple]) -> None:
-    """New graduates, (student_no, *_FIELDS) each, straight through the driver's executemany:
+    """New graduates, (student_no, *_FIELDS) each: by LOAD DATA on MariaDB/MySQL where the server
+    allows it (models/bulk_load.py), else straight through the driver's executemany:
     SQLAlchemy's per-row parameter processing cost more than SQLite's insert itself. The
     statement is compiled by SQLAlchemy for the session's dialect (its paramstyle); the write
     is recorded for the change tokens, as the session's own events would have."""
     conn = session.connection()
+    if bulk_load.available(conn):
+        now = utcnow().isoformat(sep=" ")
+        bulk_load.load_rows(conn, table.name, _INSERT_COLUMNS, [(*row, now) for row in rows])
+        changes.wrote(session, table.name)
+        return
     compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(_INSERT_COLUMNS))
     now = utcnow()
     if compiled.positional:
