@@ -159,6 +159,7 @@ def check_header(cells: list) -> tuple[dict[str, int] | None, str | None]:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_COHORT = re.compile(r"\d{4}")
 
 
 @lru_cache(maxsize=8)
@@ -190,7 +191,7 @@ def parse_row(cells: list, positions: dict[str, int]) -> tuple[dict | None, list
     if values["学历层次"] and values["学历层次"] not in STUDY_LEVELS:
         reasons.append(f"学历层次“{values['学历层次']}”无效（应为{'/'.join(STUDY_LEVELS)}）")
     cohort = values["届别"]
-    if cohort and not (re.fullmatch(r"\d{4}", cohort) and MIN_COHORT <= int(cohort) <= MAX_COHORT):
+    if cohort and not (_COHORT.fullmatch(cohort) and MIN_COHORT <= int(cohort) <= MAX_COHORT):
         reasons.append(f"届别“{cohort}”不是4位毕业年份")
     if values["毕业去向"] and values["毕业去向"] not in DESTINATIONS:
         reasons.append(f"毕业去向“{values['毕业去向']}”无效（应为：{'、'.join(DESTINATIONS)}）")
@@ -322,7 +323,10 @@ def _insert_rows(session, table, rows: list[tuple]) -> None:
         changes.wrote(session, table.name)
         return
     compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(_INSERT_COLUMNS))
-    now = utcnow()
+    # updated_at in the form SQLAlchemy stores it (the driver's own adapter would differ on
+    # SQLite, and run once per row instead of once per batch).
+    bind = table.c.updated_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    now = bind(utcnow()) if bind else utcnow()
     if compiled.positional:
         at = {key: i for i, key in enumerate(_INSERT_COLUMNS)}
         order = [at[key] for key in compiled.positiontup]
