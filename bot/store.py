@@ -19,20 +19,25 @@ class FailFastRedis(redis.Redis):
     fail_fast_for = FAIL_FAST_FOR
     _down_until = 0.0
 
-    def _check_up(self) -> None:
+    def check_up(self) -> None:
+        """Raise at once while a recent timeout says Redis is not answering."""
         if time.monotonic() < self._down_until:
             raise redis.ConnectionError("Redis timed out moments ago; not retried yet")
 
+    def timed_out(self) -> None:
+        """A call on this client's server timed out (also told by bot/dedupe.py's own connection)."""
+        self._down_until = time.monotonic() + self.fail_fast_for
+
     def execute_command(self, *args, **options):
-        self._check_up()
+        self.check_up()
         try:
             return super().execute_command(*args, **options)
         except redis.TimeoutError:
-            self._down_until = time.monotonic() + self.fail_fast_for
+            self.timed_out()
             raise
 
     def pipeline(self, *args, **kwargs):
-        self._check_up()
+        self.check_up()
         pipe = super().pipeline(*args, **kwargs)
         execute = pipe.execute
 
@@ -40,7 +45,7 @@ class FailFastRedis(redis.Redis):
             try:
                 return execute(*a, **kw)
             except redis.TimeoutError:
-                self._down_until = time.monotonic() + self.fail_fast_for
+                self.timed_out()
                 raise
 
         pipe.execute = execute_failing_fast

@@ -155,6 +155,44 @@ def test_concurrent_retries_wait_for_first_reply(wechat, counted_handler):
     assert len(set(replies)) == 1 and "第1次处理" in replies[0]
 
 
+def stored_reply(redis_conn, msg_id: int, wait: float = 1.0) -> bytes | None:
+    from bot.dedupe import PENDING, dedupe_key
+
+    key = dedupe_key({"MsgId": str(msg_id), "MsgType": "text"})
+    deadline = time.monotonic() + wait
+    while True:
+        value = redis_conn.get(key)
+        if (value is not None and value != PENDING) or time.monotonic() > deadline:
+            return value
+
+
+def test_reply_is_stored_without_waiting_for_a_later_message(wechat, counted_handler, redis_conn):
+    # bot/dedupe.py's ReplyWriter reads Redis's OK only before its next SET: the SET itself must
+    # still reach Redis at once, or a retry would find the key pending and get an empty answer.
+    reply = wechat.post(text_xml(new_openid(), "dedupe-probe", msg_id=555000111)).text
+    assert stored_reply(redis_conn, 555000111) == reply.encode()
+
+
+def test_reply_store_replaces_a_connection_redis_closed(wechat, counted_handler, redis_conn, monkeypatch):
+    from bot import dedupe
+
+    wechat.post(text_xml(new_openid(), "dedupe-probe", msg_id=555000222))
+    # As after a pause (Redis's `timeout` closes idle clients): every other connection is gone,
+    # and a write into a closed socket does not fail. The paused writer confirms its SET.
+    monkeypatch.setattr(dedupe, "CONFIRM_AFTER_IDLE", 0.0)
+    redis_conn.client_kill_filter(_type="normal", skipme=True)
+    reply = wechat.post(text_xml(new_openid(), "dedupe-probe", msg_id=555000333)).text
+    assert "第2次处理" in reply
+    assert stored_reply(redis_conn, 555000333, wait=0) == reply.encode()
+
+
+def test_claim_survives_redis_forgetting_its_scripts(wechat, counted_handler, redis_conn):
+    redis_conn.script_flush()  # as after a Redis restart: the claim's EVALSHA finds no script
+    xml = text_xml(new_openid(), "dedupe-probe", msg_id=555000444)
+    replies = [wechat.post(xml).text for _ in range(2)]
+    assert len(counted_handler) == 1 and replies[0] == replies[1]
+
+
 def test_event_retries_deduped_by_sender_time_event_key(wechat):
     openid = new_openid()
     first = wechat.event(openid, "subscribe", create_time=1700000000)
