@@ -32,15 +32,51 @@ def rollbacks_seen(engine) -> int:
         return int(conn.execute(text("SHOW SESSION STATUS LIKE 'Com_rollback'")).first()[1])
 
 
-def test_a_session_costs_one_rollback(engine):
+@pytest.fixture
+def probe(engine):
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS pool_policy_probe (id INT PRIMARY KEY) ENGINE=InnoDB"))
+        conn.execute(text("DELETE FROM pool_policy_probe"))
+    yield
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS pool_policy_probe"))
+
+
+def in_transaction(engine) -> int:
+    with engine.connect() as conn:  # the single pooled connection
+        return int(conn.execute(text("SELECT @@in_transaction")).scalar())
+
+
+def test_a_session_that_only_read_costs_no_rollback(engine):
     before = rollbacks_seen(engine)
     with Session(engine) as session:
         session.execute(text("SELECT 1")).all()
     after = rollbacks_seen(engine)
-    # Between the two readings: the first reading's own close and the session's close, one
-    # each. SQLAlchemy's default reset-on-return would add one more after the session's.
-    assert after - before == 2
+    # SQLAlchemy's defaults would count three here: the first reading's close, the session's
+    # close and the pool's reset after it. Under READ COMMITTED a read holds nothing to undo.
+    assert after - before == 0
     assert engine.pool.checkedout() == 0 and engine.pool.size() >= 1
+
+
+def test_a_session_that_wrote_is_rolled_back_once(engine, probe):
+    before = rollbacks_seen(engine)
+    with Session(engine) as session:
+        session.execute(text("INSERT INTO pool_policy_probe (id) VALUES (7)"))
+    assert rollbacks_seen(engine) - before == 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM pool_policy_probe")).scalar() == 0
+
+
+def test_a_failed_first_statement_is_rolled_back(engine, probe):
+    # The failed INSERT's error carries no status flag, and the last one seen said "no
+    # transaction"; but InnoDB opened one and holds a lock on the duplicate row.
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO pool_policy_probe (id) VALUES (1)"))
+    with Session(engine) as session:
+        session.execute(text("SELECT 1")).all()  # a clean reply first: the flag says "none open"
+        with pytest.raises(exc.IntegrityError):
+            session.execute(text("INSERT INTO pool_policy_probe (id) VALUES (1)"))
+    assert in_transaction(engine) == 0
 
 
 def test_uncommitted_writes_never_go_back_to_the_pool(engine):
