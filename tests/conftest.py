@@ -54,6 +54,15 @@ def database_url(tmp_path_factory):
     return url
 
 
+@pytest.fixture
+def mariadb_url(database_url):
+    """MariaDB for tests of what only it has; both legs of `make test` set FDY_TEST_MARIADB_URL."""
+    url = os.environ.get("FDY_TEST_MARIADB_URL") or database_url
+    if not url.startswith("mysql"):
+        pytest.fail("MariaDB is required (FDY_TEST_MARIADB_URL); `make test` provides one.", pytrace=False)
+    return url
+
+
 @pytest.fixture(scope="session")
 def simulator():
     from simulator import SimulatorServer

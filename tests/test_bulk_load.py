@@ -6,7 +6,6 @@ Runs on MariaDB in both legs of `make test` (FDY_TEST_MARIADB_URL); it fails wit
 """
 from __future__ import annotations
 
-import os
 
 import pytest
 from sqlalchemy import text
@@ -24,11 +23,8 @@ AWKWARD = ["反斜杠\\结尾\\", "\\N", "NULL", "制表\t符", "换\n行\r回�
 
 
 @pytest.fixture
-def engine(database_url):
-    url = os.environ.get("FDY_TEST_MARIADB_URL") or database_url
-    if not url.startswith("mysql"):
-        pytest.fail("MariaDB is required (FDY_TEST_MARIADB_URL); `make test` provides one.", pytrace=False)
-    engine = make_engine(url)
+def engine(mariadb_url):
+    engine = make_engine(mariadb_url)
     with engine.begin() as conn:
         conn.execute(text(f"DROP TABLE IF EXISTS {TABLE}"))
         conn.execute(text(f"CREATE TABLE {TABLE} (id INT AUTO_INCREMENT PRIMARY KEY, code VARCHAR(8) NOT NULL UNIQUE,"
@@ -92,13 +88,10 @@ def test_no_connection_serves_a_file_outside_load_rows(engine, tmp_path):
     assert [code for code, *_ in stored(engine)] == ["OK"]
 
 
-def test_without_the_capability_the_importer_inserts_as_before(database_url):
-    url = os.environ.get("FDY_TEST_MARIADB_URL") or database_url
-    if not url.startswith("mysql"):
-        pytest.fail("MariaDB is required (FDY_TEST_MARIADB_URL); `make test` provides one.", pytrace=False)
+def test_without_the_capability_the_importer_inserts_as_before(mariadb_url):
     from sqlalchemy import create_engine
 
-    plain = create_engine(url)  # no bulk_load.enable: what a server or driver without LOCAL looks like
+    plain = create_engine(mariadb_url)  # no bulk_load.enable: what a server or driver without LOCAL looks like
     try:
         with plain.connect() as conn:
             assert bulk_load.available(conn) is False

@@ -1,11 +1,11 @@
-"""MariaDB pooled connections (models/pool_policy.py): one rollback per session, never a
-connection returned with uncommitted writes, a ping only after the connection sat idle.
+"""MariaDB pooled connections (models/pool_policy.py): no rollback for a session that only read,
+one for a session that wrote or whose statement failed, never a connection returned with
+uncommitted writes or locks, a ping only after the connection sat idle.
 
 Runs on MariaDB in both legs of `make test` (FDY_TEST_MARIADB_URL); it fails without one.
 """
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -17,11 +17,8 @@ from models.base import make_engine
 
 
 @pytest.fixture
-def engine(database_url):
-    url = os.environ.get("FDY_TEST_MARIADB_URL") or database_url
-    if not url.startswith("mysql"):
-        pytest.fail("MariaDB is required (FDY_TEST_MARIADB_URL); `make test` provides one.", pytrace=False)
-    engine = make_engine(url)
+def engine(mariadb_url):
+    engine = make_engine(mariadb_url)
     yield engine
     engine.dispose()
 

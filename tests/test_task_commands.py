@@ -134,6 +134,41 @@ def test_counselor_task_list_and_detail(world, wechat, db, live_task):
     assert "没有找到派发给您的任务" in wechat.ask(world.openids["cs_2025"], f"任务 {fair.id}")
 
 
+def test_task_list_pages_are_ordered_and_counted_on_every_database(world, db):
+    # The 任务 statement is built two ways (SQLite: derived tables; MariaDB: parenthesized
+    # members); both must give the pages a plain sort of the counselor's rows gives.
+    from sqlalchemy import update
+
+    from models.task_rules import PENDING_PAGE, counselor_task_lines
+
+    ben = world.counselors["cs_ben"]
+    start = datetime(2030, 1, 1, 8, 0)
+    made = [make_task(db, world.school_staff, title=f"任务{i}", deadline=start + timedelta(days=i % 4) if i % 5 else None)
+            for i in range(PENDING_PAGE + 9)]
+    made.append(make_task(db, world.school_staff, title="直播", type="直播课", live_start=start,
+                          live_end=start + timedelta(hours=2)))
+    done_at = {task.id: start - timedelta(hours=(k * 7) % 5) for k, task in enumerate(made[::3])}
+    for task_id, when in done_at.items():
+        db.execute(update(TaskRecipient).where(TaskRecipient.task_id == task_id, TaskRecipient.account_id == ben.id)
+                   .values(completed_at=when))
+    db.commit()
+
+    rows = db.execute(select(Task.id, Task.type, Task.deadline, TaskRecipient.completed_at, TaskRecipient.checked_in_at)
+                      .join(TaskRecipient, TaskRecipient.task_id == Task.id)
+                      .where(TaskRecipient.account_id == ben.id)).all()
+    pending = [r for r in rows if r.completed_at is None or (r.type == "直播课" and r.checked_in_at is None)]
+    done = [r for r in rows if r not in pending]
+    pending.sort(key=lambda r: (r.deadline is None, r.deadline or start, -r.id))
+    done.sort(key=lambda r: (r.completed_at, r.id), reverse=True)
+    page = PENDING_PAGE + 2  # long enough to reach the tasks without a deadline, short of all
+    assert page < len(pending) and len(done) > 5 and any(r.deadline is None for r in pending[:page])
+
+    got_pending, got_done, total = counselor_task_lines(db, ben.id, pending_limit=page)
+    assert [line.id for line in got_pending] == [r.id for r in pending[:page]]
+    assert [line.id for line in got_done] == [r.id for r in done[:5]]
+    assert total == len(pending)
+
+
 def test_staff_task_list_shows_issued_and_managed(world, wechat, db, factory):
     school_task = make_task(db, world.school_staff, title="全校任务")
     college_task = make_task(db, world.college_staff, title="计院任务")
