@@ -29,7 +29,7 @@ def create_app(config: settings.Config | None = None) -> Flask:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       PERMANENT_SESSION_LIFETIME=7 * 86400)
 
-    from . import freshness, health, logging_setup, oauth, robot, sessions, store, wechat_api, webhook
+    from . import dedupe, freshness, health, logging_setup, oauth, robot, sessions, store, wechat_api, webhook
     import jobs
     import models
     import handlers
@@ -39,6 +39,7 @@ def create_app(config: settings.Config | None = None) -> Flask:
     sessions.init_app(app)
     models.init_app(app)
     store.init_app(app)
+    dedupe.init_app(app)
     freshness.init_app(app)
     wechat_api.init_app(app)
     jobs.init_app(app)

@@ -15,7 +15,6 @@ import logging
 import os
 import threading
 import time
-import weakref
 
 import redis
 
@@ -59,9 +58,10 @@ def dedupe_key(fields: dict) -> str:
 
 
 class Deduper:
-    def __init__(self, conn: redis.Redis, ttl: int):
+    def __init__(self, conn: redis.Redis, ttl: int, replies: "ReplyWriter"):
         self.conn = conn
         self.ttl = ttl
+        self.replies = replies
 
     def claim(self, key: str, read: list[str] | tuple = ()) -> tuple[bool, str | None, list | None]:
         """(True, None, values) when this delivery should be handled; (False, reply, values) for a retry.
@@ -89,7 +89,7 @@ class Deduper:
             return True, None, None
 
     def remember(self, key: str, reply: str) -> None:
-        _replies_of(self.conn).set(key, reply.encode("utf-8"), self.ttl)
+        self.replies.set(key, reply.encode("utf-8"), self.ttl)
 
 
 class ReplyWriter:
@@ -159,13 +159,15 @@ class ReplyWriter:
         self.conn, self.unread = None, 0
 
 
-_writers: "weakref.WeakKeyDictionary[redis.Redis, ReplyWriter]" = weakref.WeakKeyDictionary()
-_writers_lock = threading.Lock()
+def init_app(app) -> None:
+    """The app's ReplyWriter, on the app's Redis client (bot/store.py, initialised before)."""
+    from .store import get_redis
+
+    app.extensions["fdy.replies"] = ReplyWriter(get_redis(app))
 
 
-def _replies_of(client: redis.Redis) -> ReplyWriter:
-    writer = _writers.get(client)
-    if writer is None:
-        with _writers_lock:
-            writer = _writers.setdefault(client, ReplyWriter(client))
-    return writer
+def get_deduper(app=None) -> Deduper:
+    from flask import current_app
+
+    app = app or current_app
+    return Deduper(app.extensions["fdy.redis"], app.config["DEDUPE_TTL"], app.extensions["fdy.replies"])

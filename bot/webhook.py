@@ -18,10 +18,9 @@ from werobot.parser import process_message
 from models import changes
 
 from . import freshness
-from .dedupe import Deduper, dedupe_key
+from .dedupe import dedupe_key, get_deduper
 from .dispatch import mask_openid, run_handlers
 from .signing import message_crypt, signature, signature_ok
-from .store import get_redis
 
 log = logging.getLogger(__name__)
 bp = Blueprint("wechat", __name__)
@@ -139,7 +138,7 @@ def _receive() -> Response:
     except Exception:
         raise Rejected(400, "unparseable message") from None
 
-    deduper = Deduper(get_redis(), cfg["DEDUPE_TTL"])
+    deduper = get_deduper()
     key = dedupe_key(fields)
     fresh, replay, tokens = deduper.claim(key, read=changes.token_keys())
     freshness.adopt_request_tokens(deduper.conn, tokens)

@@ -317,27 +317,26 @@ def _insert_rows(session, table, rows: list[tuple]) -> None:
     statement is compiled by SQLAlchemy for the session's dialect (its paramstyle); the write
     is recorded for the change tokens, as the session's own events would have."""
     conn = session.connection()
-    if bulk_load.available(conn):
-        now = utcnow().isoformat(sep=" ")
-        bulk_load.load_rows(conn, table.name, _INSERT_COLUMNS, [(*row, now) for row in rows])
-        changes.wrote(session, table.name)
-        return
-    compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(_INSERT_COLUMNS))
     # updated_at in the form SQLAlchemy stores it (the driver's own adapter would differ on
     # SQLite, and run once per row instead of once per batch).
     bind = table.c.updated_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     now = bind(utcnow()) if bind else utcnow()
+    if bulk_load.available(conn):
+        bulk_load.load_rows(conn, table.name, _INSERT_COLUMNS, [(*row, now) for row in rows])
+    else:
+        _executemany(conn, table, [(*row, now) for row in rows])
+    changes.wrote(session, table.name)
+
+
+def _executemany(conn, table, rows: list[tuple]) -> None:
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(_INSERT_COLUMNS))
     if compiled.positional:
         at = {key: i for i, key in enumerate(_INSERT_COLUMNS)}
         order = [at[key] for key in compiled.positiontup]
-        if order == sorted(order):  # the usual case: columns in the order given
-            params = [(*row, now) for row in rows]
-        else:
-            params = [tuple((*row, now)[i] for i in order) for row in rows]
+        params = rows if order == sorted(order) else [tuple(row[i] for i in order) for row in rows]
     else:
-        params = [dict(zip(_INSERT_COLUMNS, (*row, now))) for row in rows]
+        params = [dict(zip(_INSERT_COLUMNS, row)) for row in rows]
     conn.exec_driver_sql(str(compiled), params)
-    changes.wrote(session, table.name)
 
 
 def _update_rows(session, table, changed: list[tuple[int, str, dict]]) -> None:
