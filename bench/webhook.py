@@ -9,7 +9,9 @@ that received a task), send signed `任务`, `完成 N`, `进展` in turn, each
 request on a fresh connection (gunicorn's sync workers close after each
 reply). After a warm-up of each, echo and fdy alternate in --rounds rounds (so a change
 in the machine's load hits both alike), each for the same total time.
-Prints requests/s, p50/p99 latency and the ratio fdy/echo.
+Prints requests/s, p50/p99 latency and the ratio fdy/echo, and for each app the machine's
+CPU per request by process (gunicorn workers, redis-server, mariadbd, this load generator,
+the rest; bench/cpu_meter.py): where fdy's extra cost per request goes.
 Targets: ratio >= 0.5, fdy p99 <= 50 ms (with the national data loaded).
 """
 from __future__ import annotations
@@ -30,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (step_parser, DATA_DIR, PYTHON, TOKEN, Children, app_env, db_label,  # noqa: E402
                           default_database_url, free_port, make_app, print_json_line, redacted, summary_ms,
                           verdict, wait_http)
+from bench.cpu_meter import CpuMeter, describe  # noqa: E402
 
 RATIO_TARGET = 0.5
 P99_TARGET_MS = 50.0
@@ -119,14 +122,15 @@ def load(port: int, users: list, commands: list[str], seconds: float, echo: bool
     return result
 
 
-def start_gunicorn(children: Children, name: str, target: str, env: dict, workers: int) -> int:
+def start_gunicorn(children: Children, name: str, target: str, env: dict, workers: int) -> tuple[int, int]:
+    """(port, process group of the master and its workers)."""
     port = free_port()
     args = [PYTHON, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "30",
             "--graceful-timeout", "5", "--log-level", "warning", target]
     proc = children.start(name, args, env=env)
     wait_http(f"http://127.0.0.1:{port}/healthz" if target == "wsgi:app" else f"http://127.0.0.1:{port}/",
               timeout=60, proc=proc)
-    return port
+    return port, proc.pid  # Children starts each in a session of its own: pgid == pid
 
 
 def prepare(database_url: str, redis_url: str, users: int) -> tuple[list, list[str], dict]:
@@ -192,16 +196,20 @@ def run(database_url: str, redis_url: str, users: int = 20, seconds: float = 10.
     results = {}
     with Children() as children:
         env = app_env(database_url, redis_url)
-        echo_port = start_gunicorn(children, "gunicorn-echo", "bench.echo_app:app", env, workers)
-        fdy_port = start_gunicorn(children, "gunicorn-fdy", "wsgi:app", env, workers)
+        echo_port, echo_group = start_gunicorn(children, "gunicorn-echo", "bench.echo_app:app", env, workers)
+        fdy_port, fdy_group = start_gunicorn(children, "gunicorn-fdy", "wsgi:app", env, workers)
         targets = (("echo", echo_port, True), ("fdy", fdy_port, False))
+        meters = {"echo": CpuMeter(echo_group), "fdy": CpuMeter(fdy_group)}
         for name, port, echo in targets:
             load(port, senders, commands, warmup, echo)
         # Interleaved rounds: a change in the machine's load hits both apps alike.
         rounds_out: dict[str, list[dict]] = {"echo": [], "fdy": []}
         for _ in range(rounds):
             for name, port, echo in targets:
-                rounds_out[name].append(load(port, senders, commands, seconds / rounds, echo, keep_samples=True))
+                meters[name].start()
+                part = load(port, senders, commands, seconds / rounds, echo, keep_samples=True)
+                meters[name].stop(part["n"])
+                rounds_out[name].append(part)
         for name, _port, _echo in targets:
             parts = rounds_out[name]
             flat = [x for part in parts for x in part["samples"]]
@@ -209,10 +217,11 @@ def run(database_url: str, redis_url: str, users: int = 20, seconds: float = 10.
             results[name] = {**summary_ms(flat), "rps": len(flat) / elapsed if elapsed else 0.0, "seconds": elapsed,
                              "errors": sum(p["errors"] for p in parts), "unexpected": sum(p["unexpected"] for p in parts),
                              "unexpected_samples": {k: v for p in parts for k, v in p["unexpected_samples"].items()},
-                             "round_rps": [round(p["rps"], 1) for p in parts]}
+                             "round_rps": [round(p["rps"], 1) for p in parts], "cpu_us": meters[name].per_request()}
             r = results[name]
             print(f"  {name:5s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
                   f"n={r['n']} errors={r['errors']} unexpected={r['unexpected']} rounds {r['round_rps']}", flush=True)
+            print(f"        {describe(r['cpu_us'])}", flush=True)
             for cmd, sample in r["unexpected_samples"].items():
                 print(f"    unexpected reply to {cmd!r}: {sample[:200]!r}", flush=True)
     ratio = results["fdy"]["rps"] / results["echo"]["rps"] if results["echo"]["rps"] else 0.0
@@ -223,6 +232,7 @@ def run(database_url: str, redis_url: str, users: int = 20, seconds: float = 10.
         "echo_round_rps": results["echo"]["round_rps"], "fdy_round_rps": results["fdy"]["round_rps"], "echo_p50_ms": round(results["echo"]["p50_ms"], 1),
         "echo_p99_ms": round(results["echo"]["p99_ms"], 1), "fdy_p50_ms": round(results["fdy"]["p50_ms"], 1),
         "fdy_p99_ms": round(results["fdy"]["p99_ms"], 1), "fdy_errors": results["fdy"]["errors"],
+        "echo_cpu_us": results["echo"]["cpu_us"], "fdy_cpu_us": results["fdy"]["cpu_us"],
         "fdy_unexpected": results["fdy"]["unexpected"], **info,
         "ratio_target": RATIO_TARGET, "p99_target_ms": P99_TARGET_MS,
         "ratio_ok": ratio >= RATIO_TARGET, "p99_ok": results["fdy"]["p99_ms"] <= P99_TARGET_MS,
