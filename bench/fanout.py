@@ -339,7 +339,7 @@ def run(database_url: str, redis_url: str, workers: int = 2, send_timeout: float
                        raw_rate=round(raw_rate, 1), raw_drift=round(drift, 3),
                        ratio=round(ratio, 3), ratio_ok=ratio >= RATIO_TARGET)
             print(f"  baseline (mean of before and after) {raw_rate:,.0f} msg/s, the two differ by {drift:.0%}; "
-                  f"ratio workers/raw {ratio:.2f} (target >= {RATIO_TARGET}: {verdict(out['ratio_ok'])})", flush=True)
+                  f"ratio workers/raw {ratio:.3f} (target >= {RATIO_TARGET}: {verdict(out['ratio_ok'])})", flush=True)
             if drift > 0.2:
                 print("  note: the baseline moved by more than 20 % over the run (machine load changed); "
                       "the ratio against either half alone would be off by as much", flush=True)

@@ -105,12 +105,12 @@ def rows_for(results: dict) -> list[tuple[str, str, str, str]]:
          f"{fmt(w.get('echo_rps'), '.0f')} ({fmt(w.get('echo_p50_ms'), '.1f')} / {fmt(w.get('echo_p99_ms'), '.1f')} ms)", "-"),
         ("webhook fdy rps (p50 / p99)", "p99 <= 50 ms",
          f"{fmt(w.get('fdy_rps'), '.0f')} ({fmt(w.get('fdy_p50_ms'), '.1f')} / {fmt(w.get('fdy_p99_ms'), '.1f')} ms)", v(w.get("p99_ok"))),
-        ("webhook ratio fdy/echo", ">= 0.5", fmt(w.get("ratio"), ".2f"), v(w.get("ratio_ok"))),
+        ("webhook ratio fdy/echo", ">= 0.5", fmt(w.get("ratio"), ".3f"), v(w.get("ratio_ok"))),
         ("  machine CPU per request fdy / echo", "-", f"{cpu(w.get('fdy_cpu_us'))} / {cpu(w.get('echo_cpu_us'))} µs", "-"),
         (f"fan-out preview ({fmt(f.get('recipients'), ',')} recipients)", "<= 1 s", f"{fmt(f.get('preview_s'), '.3f')} s", v(f.get("preview_ok"))),
         ("fan-out all jobs queued", "<= 10 s", f"{fmt(f.get('queued_s'), '.2f')} s", v(f.get("queued_ok"))),
         ("fan-out send rate: workers / raw", "-", f"{fmt(f.get('send_rate'), '.0f')} / {fmt(f.get('raw_rate'), '.0f')} msg/s", "-"),
-        ("fan-out ratio workers/raw", ">= 0.7", fmt(f.get("ratio"), ".2f"), v(f.get("ratio_ok"))),
+        ("fan-out ratio workers/raw", ">= 0.7", fmt(f.get("ratio"), ".3f"), v(f.get("ratio_ok"))),
         ("fan-out exactly one per counselor", "yes", fmt(f.get("exactly_once")), v(f.get("exactly_once"))),
     ]
 

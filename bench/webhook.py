@@ -237,7 +237,7 @@ def run(database_url: str, redis_url: str, users: int = 20, seconds: float = 10.
         "ratio_target": RATIO_TARGET, "p99_target_ms": P99_TARGET_MS,
         "ratio_ok": ratio >= RATIO_TARGET, "p99_ok": results["fdy"]["p99_ms"] <= P99_TARGET_MS,
     }
-    print(f"  ratio fdy/echo {ratio:.2f} (target >= {RATIO_TARGET}: {verdict(out['ratio_ok'])}); "
+    print(f"  ratio fdy/echo {ratio:.3f} (target >= {RATIO_TARGET}: {verdict(out['ratio_ok'])}); "
           f"fdy p99 {out['fdy_p99_ms']:.1f} ms (target <= {P99_TARGET_MS:.0f}: {verdict(out['p99_ok'])})", flush=True)
     return out
 
