@@ -229,7 +229,8 @@ def _mib(n: int) -> str:
 
 
 def ensure_mariadb_database(url: str) -> None:
-    """The benchmark's MariaDB database, created when missing (a standalone step can then run first)."""
+    """The benchmark's MariaDB database, created when missing (a standalone step can then run first),
+    with the collation the tests use (scripts/test.sh)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -238,7 +239,8 @@ def ensure_mariadb_database(url: str) -> None:
     engine = create_engine(server)
     try:
         with engine.begin() as conn:
-            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{u.database}` CHARACTER SET utf8mb4"))
+            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{u.database}` CHARACTER SET utf8mb4 "
+                              "COLLATE utf8mb4_unicode_ci"))
     finally:
         engine.dispose()
 

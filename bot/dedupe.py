@@ -15,8 +15,12 @@ import logging
 import os
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import redis
+
+if TYPE_CHECKING:
+    from .store import FailFastRedis
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +107,7 @@ class ReplyWriter:
     store was: the retry of that one message, if WeChat sends one, is handled again.
     """
 
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: "FailFastRedis"):
         self.client = client
         self.lock = threading.Lock()
         self.conn = None
@@ -115,8 +119,7 @@ class ReplyWriter:
         with self.lock:
             for attempt in (1, 2):
                 try:
-                    if hasattr(self.client, "check_up"):
-                        self.client.check_up()  # bot/store.py: a Redis that just timed out is not waited on
+                    self.client.check_up()  # a Redis that just timed out is not waited on
                     conn = self._connection()
                     self._read_acknowledgements(conn)
                     conn.send_command("SET", key, value, "EX", ttl)
@@ -127,7 +130,7 @@ class ReplyWriter:
                     return
                 except redis.RedisError as exc:
                     self._drop()
-                    if isinstance(exc, redis.TimeoutError) and hasattr(self.client, "timed_out"):
+                    if isinstance(exc, redis.TimeoutError):
                         self.client.timed_out()
                     if attempt == 2 or not isinstance(exc, redis.ConnectionError):
                         log.warning("dedupe could not store a reply (%s)", type(exc).__name__)

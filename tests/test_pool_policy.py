@@ -76,26 +76,19 @@ def test_a_failed_first_statement_is_rolled_back(engine, probe):
     assert in_transaction(engine) == 0
 
 
-def test_uncommitted_writes_never_go_back_to_the_pool(engine):
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE IF NOT EXISTS pool_policy_probe (id INT PRIMARY KEY) ENGINE=InnoDB"))
-        conn.execute(text("DELETE FROM pool_policy_probe"))
-    try:
-        raw = engine.raw_connection()  # no Session, no Connection: nothing ends the transaction
-        cursor = raw.cursor()
-        cursor.execute("INSERT INTO pool_policy_probe (id) VALUES (1)")
-        cursor.close()
-        assert pool_policy.transaction_open(raw.dbapi_connection)
-        raw.close()  # back to the pool with the insert pending
+def test_uncommitted_writes_never_go_back_to_the_pool(engine, probe):
+    raw = engine.raw_connection()  # no Session, no Connection: nothing ends the transaction
+    cursor = raw.cursor()
+    cursor.execute("INSERT INTO pool_policy_probe (id) VALUES (1)")
+    cursor.close()
+    assert pool_policy.transaction_open(raw.dbapi_connection)
+    raw.close()  # back to the pool with the insert pending
 
-        with engine.connect() as conn:  # the same pooled connection
-            assert conn.execute(text("SELECT COUNT(*) FROM pool_policy_probe")).scalar() == 0
-            conn.commit()  # had the insert survived the return, this would have kept it
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT COUNT(*) FROM pool_policy_probe")).scalar() == 0
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS pool_policy_probe"))
+    with engine.connect() as conn:  # the same pooled connection
+        assert conn.execute(text("SELECT COUNT(*) FROM pool_policy_probe")).scalar() == 0
+        conn.commit()  # had the insert survived the return, this would have kept it
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM pool_policy_probe")).scalar() == 0
 
 
 def _kill_pooled_connection(engine) -> None:
