@@ -4,6 +4,7 @@
 # private throwaway ones (stopped and deleted at exit).
 #
 #   PYTEST_ARGS="-k webhook -x"   extra pytest arguments
+#   FDY_TEST_REDIS_DB=14          Redis database number on a shared server (default 15)
 #   FDY_FORCE_PRIVATE_SERVICES=1  ignore running servers on 6379/3306 and start private ones
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -53,7 +54,7 @@ ensure_venv
 # --- 3. Redis ----------------------------------------------------------------------------------
 if [ "$FORCE_PRIVATE" != 1 ] && redis_ping 6379; then
     REDIS_PORT=6379
-    log "Redis: using the one on 127.0.0.1:6379 (db 15)"
+    log "Redis: using the one on 127.0.0.1:6379 (db ${FDY_TEST_REDIS_DB:-15})"
 else
     REDIS_PORT="$(free_port)"
     mkdir -p "$TMP/redis"
@@ -64,7 +65,8 @@ else
     REDIS_PID="$(cat "$TMP/redis/redis.pid")"
     log "Redis: started a private redis-server on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID)"
 fi
-export FDY_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/15"
+# FDY_TEST_REDIS_DB lets two checkouts test at once against one shared Redis.
+export FDY_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/${FDY_TEST_REDIS_DB:-15}"
 
 # --- 4. MariaDB --------------------------------------------------------------------------------
 DB_NAME="fdy_test_$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
