@@ -10,10 +10,13 @@ import logging
 import os
 import re
 
+import redis
 from flask import current_app
 
+from bot.store import get_redis
 from models import db
 from models import account_rules as rules
+from models import people
 from models.privacy import mask_phone
 from models.vocab import COUNSELOR, STUDY_LEVELS
 
@@ -33,8 +36,8 @@ USAGE = {
     "college": "格式：添加院系账号 姓名 手机 院系 [层次1,层次2]（不填层次则管理全部层次）\n例：添加院系账号 王芳 13800000000 计算机学院 本科,硕士",
     "school": "格式：添加学校账号 姓名 手机 学校\n例：添加学校账号 李强 13800000000 东湖大学",
     "province": "格式：添加省级账号 姓名 手机 省份\n例：添加省级账号 赵敏 13800000000 江苏省",
-    "delete": "格式：删除账号 手机\n例：删除账号 13800000000",
-    "cohorts": "格式：修改届别 手机 届别1,届别2\n例：修改届别 13800000000 2026,2027",
+    "delete": "格式：删除账号 对象（手机号、「账号」列表中的编号或姓名）\n例：删除账号 13800000000，或：删除账号 3",
+    "cohorts": "格式：修改届别 对象 届别1,届别2（对象：手机号、编号或姓名）\n例：修改届别 张明 2026,2027",
     "rollover": "格式：届别滚动 届别\n例：届别滚动 2027（为您管理范围内的每名辅导员添加2027届）",
 }
 
@@ -71,8 +74,43 @@ def parse_counselor(tokens: list[str], sender_level: str) -> dict | None:
             "majors": ",".join(majors), "cohorts": ",".join(years) or None}
 
 
+# The numbers of a sender's latest 账号 list, so that 删除账号 3 means what the sender saw.
+LIST_KEY = "fdy:account-list:{}"
+LIST_TTL = 24 * 3600
+
+
+def save_listing(actor_id: int, ids: list[int]) -> None:
+    try:
+        get_redis().set(LIST_KEY.format(actor_id), ",".join(map(str, ids)), ex=LIST_TTL)
+    except redis.RedisError as exc:
+        # Numbers then cannot be used until Redis is back; names and phones still work.
+        log.warning("account list numbering not kept (%s)", type(exc).__name__)
+
+
+def latest_listing(actor_id: int) -> list[int] | None:
+    try:
+        raw = get_redis().get(LIST_KEY.format(actor_id))
+    except redis.RedisError:
+        return None
+    return [int(x) for x in raw.decode().split(",") if x] if raw else None
+
+
+def pick_target(sender, token: str, verb: str) -> people.Pick:
+    """The account a command names (number, name or phone); keeps any fresh numbering it showed."""
+    found = people.pick(db.session, sender.account, token, latest_listing(sender.account.id), verb)
+    if found.listing is not None:
+        save_listing(sender.account.id, found.listing)
+    return found
+
+
+def refusal(found: people.Pick, prefix: str) -> str:
+    # The candidates of an ambiguous name are the sender's own accounts: their phones stay whole.
+    return rules.refused(*found.reasons).text(prefix)
+
+
 def account_line(account) -> str:
-    line = f"{account.level_name} {account.name} {mask_phone(account.phone)} {account.unit.name}"
+    # Only accounts the sender manages are listed: full phones, the manager needs them to call.
+    line = f"{account.level_name} {account.name} {account.phone} {account.unit.name}"
     if account.level == COUNSELOR:
         labels = [m.label for m in account.majors]
         shown = "、".join(labels[:MAJORS_SHOWN]) + (f"等{len(labels)}个" if len(labels) > MAJORS_SHOWN else "")
@@ -84,6 +122,7 @@ def account_line(account) -> str:
 
 def accounts_page(session, actor, page: int) -> str:
     accounts = rules.accounts_under(session, actor)
+    save_listing(actor.id, [a.id for a in accounts])
     if not accounts:
         return f"您管理的单位（{actor.unit.full_name}）内还没有下级账号。\n回复「帮助」查看添加账号的命令。"
     pages = (len(accounts) + PAGE_SIZE - 1) // PAGE_SIZE
@@ -97,6 +136,7 @@ def accounts_page(session, actor, page: int) -> str:
     lines += [f"{start + i}. {account_line(a)}" for i, a in enumerate(accounts[start:start + PAGE_SIZE], 1)]
     if page < pages:
         lines.append(f"回复「账号 {page + 1}」查看下一页。")
+    lines.append("删除、修改时可用编号、姓名或手机号指定账号，如：修改 1 专业 软件工程")
     return "\n".join(lines)
 
 
@@ -140,15 +180,21 @@ def register(robot) -> None:
     def delete(message, sender, match):
         tokens = _args(match)
         if len(tokens) != 1:
-            return _usage("delete", "删除账号需要且只需要一个手机号。")
-        return _reply(rules.delete_account(db.session, sender.account, tokens[0]).text("未删除"))
+            return _usage("delete", "删除账号需要且只需要一个对象。")
+        found = pick_target(sender, tokens[0], "删除")
+        if found.account is None:
+            return refusal(found, "未删除")
+        return _reply(rules.delete_account(db.session, sender.account, found.account).text("未删除"))
 
     @command(robot, r"修改届别\s*(.*)", needs=STAFF)
     def cohorts(message, sender, match):
         tokens = _args(match)
         if len(tokens) < 2:
-            return _usage("cohorts", "修改届别需要手机号和届别。")
-        result = rules.change_cohorts(db.session, sender.account, tokens[0], ",".join(tokens[1:]))
+            return _usage("cohorts", "修改届别需要对象和届别。")
+        found = pick_target(sender, tokens[0], "修改")
+        if found.account is None:
+            return refusal(found, "未修改届别")
+        result = rules.change_cohorts(db.session, sender.account, found.account, ",".join(tokens[1:]))
         return _reply(result.text("未修改届别"))
 
     @command(robot, r"届别滚动\s*(.*)", needs=STAFF)
@@ -159,9 +205,9 @@ def register(robot) -> None:
         return _reply(rules.roll_over(db.session, sender.account, tokens[0]).text("未执行届别滚动"))
 
     # The menu button 账号 (key ACCOUNTS) is bridged to this command by handlers/menus.py.
-    @command(robot, r"账号\s*(\d*)", needs=STAFF)
+    @command(robot, r"账号\s*(\d{0,6})", needs=STAFF)
     def list_accounts(message, sender, match):
-        return _reply(accounts_page(db.session, sender.account, int(match.group(1) or 1)))
+        return accounts_page(db.session, sender.account, int(match.group(1) or 1))
 
     @command(robot, r"导入毕业生\s*(.*)", needs=MINISTRY_ONLY)
     def import_file(message, sender, match):

@@ -379,8 +379,10 @@ def add_counselor(session, actor: Account, *, name: str, phone: str, study_level
 
 
 # ---------------------------------------------------------- change, delete
-def _managed_target(session, actor: Account, phone: str, verb: str) -> tuple[Account | None, list[str]]:
-    """The active account with `phone` if `actor` manages it; else the reasons."""
+def managed_target(session, actor: Account, phone, verb: str) -> tuple[Account | None, list[str]]:
+    """The active account with `phone` (or the account itself) if `actor` manages it; else the reasons."""
+    if isinstance(phone, Account):
+        phone = phone.active_phone or phone.phone
     if not is_mobile(phone):
         return None, [f"手机号“{mask_phone(phone)}”不是11位大陆手机号"]
     target = session.scalar(select(Account).where(Account.active_phone == phone))
@@ -398,8 +400,9 @@ def _managed_target(session, actor: Account, phone: str, verb: str) -> tuple[Acc
     return target, []
 
 
-def delete_account(session, actor: Account, phone: str) -> Result:
-    target, reasons = _managed_target(session, actor, phone, "删除")
+def delete_account(session, actor: Account, phone) -> Result:
+    """Soft-delete the account with `phone` (or the Account named by models.people.pick)."""
+    target, reasons = managed_target(session, actor, phone, "删除")
     if reasons:
         return refused(*reasons)
     line = describe(target)
@@ -411,9 +414,9 @@ def delete_account(session, actor: Account, phone: str) -> Result:
     return Result(True, message=f"已删除{line}。\n该手机号现在可以重新开通账号。", account=target)
 
 
-def change_cohorts(session, actor: Account, phone: str, cohorts) -> Result:
+def change_cohorts(session, actor: Account, phone, cohorts) -> Result:
     years, reasons = parse_cohorts(cohorts)
-    target, target_reasons = _managed_target(session, actor, phone, "修改")
+    target, target_reasons = managed_target(session, actor, phone, "修改")
     reasons = target_reasons + reasons
     if target is not None and target.level != COUNSELOR:
         reasons.append(f"该账号是{target.level_name}账号，只有辅导员账号有负责届别")
