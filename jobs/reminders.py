@@ -18,7 +18,7 @@ import jobs
 from models import db
 from models.accounts import Account
 from models.dispatch import reminder_times
-from models.task_rules import figures_clause, pending_clause
+from models.task_rules import figures_clause, pending_clause, present_clause
 from models.tasks import Task, TaskRecipient, TaskUrge, clock
 
 from .notify import KIND_DEADLINE, KIND_LIVE, create_notifications, enqueue_batches, urge_kind
@@ -80,7 +80,7 @@ def remind(task_id: int, kind: str, now: datetime | None = None) -> int:
         condition = TaskRecipient.checked_in_at.is_(None)
     else:
         raise ValueError(f"unknown reminder kind {kind}")
-    created = create_notifications(session, task_id, kind, condition)
+    created = create_notifications(session, task_id, kind, condition, present_clause())
     enqueue_batches(task_id, kind)
     log.info("reminder %s of task %s: %s recipients", kind, task_id, created)
     return created

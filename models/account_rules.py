@@ -26,6 +26,7 @@ from .identity_accounts import link_identity
 from .privacy import is_mobile, mask_phone
 from .scope import MANAGED_LEVELS, in_scope_clause, row_in_scope
 from .sms import SmsError, deliver, deliver_later, queue_sms
+from .task_rules import leave_open_tasks
 from .units import Major, Unit
 from .vocab import COLLEGE, COUNSELOR, MINISTRY, PROVINCE, SCHOOL, STUDY_LEVELS
 
@@ -407,11 +408,13 @@ def delete_account(session, actor: Account, phone) -> Result:
         return refused(*reasons)
     line = describe(target)
     target.deactivate()
+    left = leave_open_tasks(session, target.id) if target.level == COUNSELOR else 0
     audit(session, actor, "delete", target, line)
     session.commit()
     log.info("account %s deleted by %s", target.id, actor.id)
     _sync_role_tag(target.identity)
-    return Result(True, message=f"已删除{line}。\n该手机号现在可以重新开通账号。", account=target)
+    note = f"\n已从 {left} 个进行中任务的进度、名单和提醒中移除（已完成记录保留）。" if left else ""
+    return Result(True, message=f"已删除{line}。{note}\n该手机号现在可以重新开通账号。", account=target)
 
 
 def change_cohorts(session, actor: Account, phone, cohorts) -> Result:

@@ -259,11 +259,34 @@ def can_see(session: Session, account: Account, task: Task) -> bool:
                                                      in_scope_clause(account, TaskRecipient)))))
 
 
+def present_clause():
+    """Recipients still counted: not counselors deleted while the task was open."""
+    return TaskRecipient.left_at.is_(None)
+
+
 def figures_clause(staff: Account, task: Task):
-    """Which recipients of `task` the staff user's figures count: all for the issuer, else its own."""
+    """Which recipients of `task` the staff user's figures count: all for the issuer, else its own;
+    never those who left it (deleted while it was open)."""
     if task.issuer_id == staff.id:
-        return true()
-    return in_scope_clause(staff, TaskRecipient)
+        return present_clause()
+    return and_(in_scope_clause(staff, TaskRecipient), present_clause())
+
+
+def open_tasks_clause(at: datetime):
+    """Tasks still running at `at`: not cancelled, deadline and live end (when set) not passed."""
+    return and_(Task.status == "active", or_(Task.deadline.is_(None), Task.deadline > at),
+                or_(Task.live_end.is_(None), Task.live_end > at))
+
+
+def leave_open_tasks(session: Session, account_id: int, at: datetime | None = None) -> int:
+    """A deleted counselor leaves the open tasks it received (no commit). Closed tasks keep it
+    in their figures: they are history."""
+    at = at or now()
+    return session.execute(
+        update(TaskRecipient)
+        .where(TaskRecipient.account_id == account_id, TaskRecipient.left_at.is_(None),
+               TaskRecipient.task_id.in_(select(Task.id).where(open_tasks_clause(at))))
+        .values(left_at=at).execution_options(synchronize_session=False)).rowcount or 0
 
 
 @dataclass

@@ -61,7 +61,7 @@ class TaskRecipient(Base):
         # figures are an index-only scan of that task (150,000 recipients: 520 -> 70 ms on
         # MariaDB, 173 -> 55 ms on SQLite), never a scan that grows with every other task.
         Index("ix_task_recipients_figures", "task_id", "province_id", "school_id", "college_id", "completed_at",
-              "checked_in_at", "notify_state", "delivery"),
+              "checked_in_at", "notify_state", "delivery", "left_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,6 +77,9 @@ class TaskRecipient(Base):
     delivery: Mapped[str] = mapped_column(String(16), default="")
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the counselor's account was deleted while the task was open: it then leaves the
+    # task's figures, lists, reminders and 催办; the row (and any completion) stays as history.
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     task: Mapped[Task] = relationship()
     account: Mapped[Account] = relationship()
