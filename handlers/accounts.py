@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 
 import redis
 from flask import current_app
@@ -42,7 +41,12 @@ USAGE = {
 }
 
 # Tokens of digits are cohorts (a bad one like "26" is then reported as a bad cohort, not a major).
-_YEARS = re.compile(r"[\d,，、]*\d[\d,，、]*")
+_YEAR_CHARS = frozenset("0123456789,，、")
+
+
+def _is_years(token: str) -> bool:
+    # A set test, not a regex: "[\d,]*\d[\d,]*" backtracks quadratically on a long token.
+    return any(c.isdigit() for c in token) and set(token) <= _YEAR_CHARS
 
 
 def _args(match) -> list[str]:
@@ -68,8 +72,8 @@ def parse_counselor(tokens: list[str], sender_level: str) -> dict | None:
     college = tokens[2] if long_form else None
     rest = tokens[4:] if long_form else tokens[3:]
     level = tokens[3] if long_form else tokens[2]
-    years = [t for t in rest if _YEARS.fullmatch(t)]
-    majors = [t for t in rest if not _YEARS.fullmatch(t)]
+    years = [t for t in rest if _is_years(t)]
+    majors = [t for t in rest if not _is_years(t)]
     return {"name": tokens[0], "phone": tokens[1], "college": college, "study_level": level,
             "majors": ",".join(majors), "cohorts": ",".join(years) or None}
 

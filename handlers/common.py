@@ -111,6 +111,8 @@ def command(robot, pattern: str, needs: str = ACCOUNT, whole: bool = False):
             return _checked(fn, message, needs, match) if match else None
 
         handle.__name__ = f"command_{fn.__name__}"
+        # Read by tests that walk every registered command (the floods of tests/test_floods.py).
+        handle.fdy_pattern, handle.fdy_needs, handle.fdy_whole = pattern, needs, whole
         robot.add_handler(handle, type="text")
         return fn
 

@@ -70,10 +70,19 @@ FORM_TEMPLATE = (
     "层次默认全部；{scope_hint}直播课必须填写开始和结束；时间为北京时间。"
 )
 
-_KEY_LINE = re.compile(r"^\s*([^:：\s]{1,6})\s*[:：]\s*(.*)$", re.S)
+# Every value is capped before any matching (SPEC 10: linear in the input): a field longer
+# than its cap is refused by length, never handed to a regex.
+KEY_SPAN = 12          # a field name and its colon sit within the first characters of a line
+TIME_MAX = 40
+LIST_ITEMS_MAX = 50    # 层次 and 范围 items
+NAME_MAX = 30          # one 范围 name
+# Colons people type: ASCII, full-width, small (﹕), presentation (︰), ratio (∶), modifier (꞉).
+COLONS = frozenset(":：﹕︰∶꞉")
 _LIST_SPLIT = re.compile(r"[,，、;；/\s]+")
-_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
-                   r"(?:\s*(?:T|\s)\s*(\d{1,2})\s*[:：点]\s*(\d{1,2})(?:\s*[:：]\s*(\d{1,2}))?\s*分?)?$")
+# Applied only to a value of at most TIME_MAX characters whose spaces were collapsed to one.
+_DATE = re.compile(r"(\d{4}) ?[-/.年] ?(\d{1,2}) ?[-/.月] ?(\d{1,2})(?: ?日)?"
+                   r"(?:(?: ?T ?| )(\d{1,2}) ?[:：点] ?(\d{1,2})(?: ?[:：] ?(\d{1,2}))?(?: ?分)?)?")
+_SPACES = re.compile(r"\s+")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.I)
 
 
@@ -134,11 +143,11 @@ def split_form(text: str) -> tuple[dict[str, str], list[str]]:
             continue
         if not raw.strip():
             continue
-        match = _KEY_LINE.match(unicodedata.normalize("NFKC", raw[:20]) + raw[20:])
-        if not match:
+        split = split_key(raw)
+        if split is None:
             errors.append(f"无法识别「{_clip(raw.strip(), 12)}」：每行应为「字段：值」")
             continue
-        key = match.group(1)
+        key, value = split
         name = FIELD_NAMES.get(key)
         if name is None:
             errors.append(f"没有「{_clip(key, 6)}」这个字段（可用：标题、类型、届别、层次、范围、截止、开始、结束、链接、保密、内容）")
@@ -148,17 +157,24 @@ def split_form(text: str) -> tuple[dict[str, str], list[str]]:
             continue
         if name == "content":
             # Content keeps the user's own characters: only the key part was normalised.
-            content_lines = [_raw_value_after_colon(raw)]
+            content_lines = [value]
             continue
-        values[name] = unicodedata.normalize("NFKC", match.group(2)).strip()
+        values[name] = unicodedata.normalize("NFKC", value).strip()
     if content_lines is not None:
         values["content"] = "\n".join(content_lines).strip()
     return values, errors
 
 
-def _raw_value_after_colon(line: str) -> str:
-    idx = min([i for i in (line.find("："), line.find(":")) if i >= 0])
-    return line[idx + 1:]
+def split_key(line: str) -> tuple[str, str] | None:
+    """(field name, raw value) of a `字段：值` line, any look-alike colon; None when it is not one.
+    Only the first KEY_SPAN characters are looked at for the colon."""
+    for index, char in enumerate(line[:KEY_SPAN]):
+        if char in COLONS or unicodedata.normalize("NFKC", char) == ":":
+            key = unicodedata.normalize("NFKC", line[:index]).strip()
+            if 1 <= len(key) <= 6 and not any(c.isspace() for c in key):
+                return key, line[index + 1:]
+            return None
+    return None
 
 
 def _clip(text: str, n: int) -> str:
@@ -167,7 +183,10 @@ def _clip(text: str, n: int) -> str:
 
 def parse_time(value: str) -> datetime | None:
     """'2026-11-30 18:00' (Beijing) -> naive UTC; a bare date means 23:59 of that day."""
-    match = _DATE.match(value.strip())
+    value = value.strip()
+    if len(value) > TIME_MAX:
+        return None
+    match = _DATE.fullmatch(_SPACES.sub(" ", value))
     if not match:
         return None
     year, month, day, hour, minute, second = match.groups()
@@ -228,8 +247,8 @@ def parse(session: Session, issuer: Account, text: str, now: datetime | None = N
     allowed_levels = list(issuer.study_levels)
     levels = allowed_levels
     if values.get("levels") and values["levels"] not in {"全部", "不限"}:
-        asked = [x for x in _LIST_SPLIT.split(values["levels"]) if x]
-        bad = [x for x in asked if x not in STUDY_LEVELS]
+        asked = list(dict.fromkeys(x for x in _LIST_SPLIT.split(values["levels"]) if x))
+        bad = [_clip(x, 10) for x in asked if x not in STUDY_LEVELS][:5]
         outside = [x for x in asked if x in STUDY_LEVELS and x not in allowed_levels]
         if bad:
             errors.append(f"层次：「{'、'.join(bad)}」不是学历层次，可写 专科、本科、硕士、博士")
@@ -245,15 +264,21 @@ def parse(session: Session, issuer: Account, text: str, now: datetime | None = N
         if kind is None:
             errors.append("范围：院级账号派发给本院系的辅导员，请删除「范围」这一行")
         else:
-            units = child_units(session, issuer)
+            asked = list(dict.fromkeys(x for x in _LIST_SPLIT.split(values["narrowing"]) if x))
+            if len(asked) > LIST_ITEMS_MAX:
+                errors.append(f"范围：最多填写{LIST_ITEMS_MAX}个{UNIT_KIND_NAMES[kind]}，现有{len(asked)}个；"
+                              "要发给全部请不填范围")
+                asked = []
+            units = child_units(session, issuer) if asked else []
             by_name = {u.name: u for u in units}
-            for name in dict.fromkeys(x for x in _LIST_SPLIT.split(values["narrowing"]) if x):
+            for name in asked:
                 unit = by_name.get(name)
                 if unit is not None:
                     narrowing_ids.append(unit.id)
                     narrowing_names.append(unit.name)
                     continue
-                close = suggest(name, list(by_name))
+                # A name longer than any unit's is no typo of one: no similarity search over it.
+                close = suggest(name, list(by_name)) if len(name) <= NAME_MAX else []
                 hint = f"，您是不是要找：{'、'.join(close)}" if close else "，请核对名称"
                 errors.append(f"范围：本单位下没有{UNIT_KIND_NAMES[kind]}「{_clip(name, 20)}」{hint}")
 
