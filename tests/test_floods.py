@@ -136,10 +136,11 @@ def handle_once(app, openid: str, content: str, logged: list, what: str) -> str:
     return text
 
 
-def floods(size_bytes: int = MAX_BYTES):
+def floods(size_bytes: int = MAX_BYTES - 256):
+    """A run of each alphabet, leaving room for the command and what follows the run."""
     for kind, alphabet in ALPHABETS.items():
-        unit = alphabet * 4
-        yield kind, (unit * (size_bytes // len(unit.encode()) + 1))
+        flood = alphabet * (size_bytes // len(alphabet.encode()) + 1)
+        yield kind, flood.encode()[:size_bytes].decode("utf-8", "ignore")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -210,3 +211,38 @@ def test_generated_junk_after_every_command(app, senders, logged_errors, data):
     junk = build(data.draw(st.lists(RUN, min_size=1, max_size=8), label="runs"))
     sep = data.draw(st.sampled_from(["", " ", "\n", "：", "﹕"]), label="separator")
     handle_once(app, openid, word + sep + junk, logged_errors, f"{handler.__name__}/generated")
+
+
+# -- page forms -------------------------------------------------------------------------------
+PAGE_FORMS = {
+    "/auth/login": ("login", "password"),
+    "/auth/sms/send": ("phone",),
+    "/auth/sms/verify": ("phone", "code"),
+    "/auth/forgot/send": ("phone",),
+    "/auth/forgot/reset": ("phone", "password", "password2", "code"),
+}
+
+
+def test_every_page_form_answers_floods_quickly(app, senders, factory):
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["openid"] = senders["stranger"]
+        sess["csrf_token"] = "t" * 32
+    slowest = 0.0
+    for path, names in PAGE_FORMS.items():
+        for field in names:
+            for kind, flood in floods():
+                form = {name: "13800000000" for name in names}
+                form.update({field: flood + "x", "csrf_token": "t" * 32})
+                started = time.thread_time()
+                resp = client.post(path, data=form)
+                cpu = time.thread_time() - started
+                slowest = max(slowest, cpu)
+                what = (path, field, kind, resp.status_code)
+                assert resp.status_code in (200, 302, 400), what
+                body = resp.get_data(as_text=True)
+                assert "Traceback" not in body, what
+                if resp.status_code == 200:
+                    assert re.search(r"[\u4e00-\u9fff]", body), what
+                assert cpu < FLOOD_CPU_LIMIT, (what, f"{cpu * 1000:.1f} ms of CPU")
+    record_figures("page_floods", slowest_form_cpu_ms=round(slowest * 1000, 2))

@@ -53,6 +53,15 @@ def form_post(view):
     return wrapper
 
 
+# Longest value each form field can meaningfully hold: longer input is cut before any lookup or
+# matching (SPEC 10: parsing linear in the input), and the cut value then fails its own check.
+FIELD_CAPS = {"login": 64, "password": 128, "password2": 128, "phone": 32, "code": 16}
+
+
+def form_value(name: str) -> str:
+    return request.form.get(name, "")[:FIELD_CAPS[name]]
+
+
 def _openid() -> str:
     return session["openid"]
 
@@ -80,8 +89,8 @@ def login():
 @bp.post("/login")
 @form_post
 def login_password():
-    login_value = request.form.get("login", "").strip()
-    outcome = bind_with_password(db.session, _openid(), login_value, request.form.get("password", ""))
+    login_value = form_value("login").strip()
+    outcome = bind_with_password(db.session, _openid(), login_value, form_value("password"))
     if outcome.ok:
         return redirect(url_for("pages_auth.done"))
     return _render_login(outcome.message, _diagnosis_for(outcome.phone), login_value=login_value, status=200)
@@ -90,7 +99,7 @@ def login_password():
 @bp.post("/sms/send")
 @form_post
 def sms_send():
-    phone = request.form.get("phone", "").strip()
+    phone = form_value("phone").strip()
     outcome = request_bind_code(db.session, _openid(), phone)
     if outcome.kind == "sent":
         return render_template("auth/sms.html", phone=outcome.phone, masked=mask_phone(outcome.phone),
@@ -102,8 +111,8 @@ def sms_send():
 @bp.post("/sms/verify")
 @form_post
 def sms_verify():
-    phone = request.form.get("phone", "").strip()
-    outcome = verify_bind_code(db.session, _openid(), request.form.get("code", ""))
+    phone = form_value("phone").strip()
+    outcome = verify_bind_code(db.session, _openid(), form_value("code"))
     if outcome is None:
         return _render_login("没有待验证的验证码（可能已使用或已过期），请重新获取。", sms_phone=phone)
     if outcome.ok:
@@ -142,7 +151,7 @@ def forgot():
 @bp.post("/forgot/send")
 @form_post
 def forgot_send():
-    phone = request.form.get("phone", "").strip()
+    phone = form_value("phone").strip()
     outcome = request_reset_code(db.session, phone, openid=_openid())
     if outcome.kind != "sent":
         return render_template("auth/forgot.html", step="phone", phone=phone, error=outcome.message, notice=None)
@@ -152,12 +161,12 @@ def forgot_send():
 @bp.post("/forgot/reset")
 @form_post
 def forgot_reset():
-    phone = request.form.get("phone", "").strip()
-    password, again = request.form.get("password", ""), request.form.get("password2", "")
+    phone = form_value("phone").strip()
+    password, again = form_value("password"), form_value("password2")
     if password != again:
         return render_template("auth/forgot.html", step="reset", phone=phone, error="两次输入的新密码不一致。",
                                notice=None)
-    outcome = reset_password(db.session, phone, request.form.get("code", ""), password)
+    outcome = reset_password(db.session, phone, form_value("code"), password)
     if not outcome.ok:
         # A weak password or a mistyped code can be fixed on the same form; anything else needs a new code.
         can_retry = outcome.kind == "weak_password" or (outcome.kind == "wrong_code" and "还可尝试" in outcome.message)
