@@ -14,6 +14,7 @@ from flask import current_app
 
 from bot.store import get_redis
 from models import db
+from models import account_edits as edits
 from models import account_rules as rules
 from models import people
 from models.privacy import mask_phone
@@ -38,7 +39,12 @@ USAGE = {
     "delete": "格式：删除账号 对象（手机号、「账号」列表中的编号或姓名）\n例：删除账号 13800000000，或：删除账号 3",
     "cohorts": "格式：修改届别 对象 届别1,届别2（对象：手机号、编号或姓名）\n例：修改届别 张明 2026,2027",
     "rollover": "格式：届别滚动 届别\n例：届别滚动 2027（为您管理范围内的每名辅导员添加2027届）",
+    "edit": ("格式：修改 对象 字段 新值（对象：「账号」中的编号、姓名或手机号）\n"
+             "字段：姓名、手机、院系、层次、专业、届别（按账号级别适用）\n"
+             "例：修改 3 专业 软件工程,网络工程；修改 张明 手机 13800000000；修改 张明 院系 软件学院 软件工程"),
+    "resend": "格式：重发短信 对象（编号、姓名或手机号）\n例：重发短信 3",
 }
+RESEND_KEY = "fdy:resend-sms:{}"
 
 # Tokens of digits are cohorts (a bad one like "26" is then reported as a bad cohort, not a major).
 _YEAR_CHARS = frozenset("0123456789,，、")
@@ -208,6 +214,32 @@ def register(robot) -> None:
             return _usage("rollover", "届别滚动需要一个届别。")
         return _reply(rules.roll_over(db.session, sender.account, tokens[0]).text("未执行届别滚动"))
 
+    @command(robot, r"修改(?:\s+(.*))?", needs=STAFF)
+    def edit(message, sender, match):
+        tokens = _args(match)
+        if len(tokens) < 3:
+            return _usage("edit", "修改需要对象、字段和新值。")
+        found = pick_target(sender, tokens[0], "修改")
+        if found.account is None:
+            return refusal(found, "未修改")
+        value = " ".join(tokens[2:]) if edits.field_of(tokens[1]) == edits.COLLEGE_FIELD else ",".join(tokens[2:])
+        return _reply(edits.edit(db.session, sender.account, found.account, tokens[1], value).text("未修改"))
+
+    @command(robot, r"重发短信\s*(.*)", needs=STAFF)
+    def resend(message, sender, match):
+        tokens = _args(match)
+        if len(tokens) != 1:
+            return _usage("resend", "重发短信需要且只需要一个对象。")
+        found = pick_target(sender, tokens[0], "重发短信")
+        if found.account is None:
+            return refusal(found, "未重发")
+        result = edits.resend_sms(db.session, sender.account, found.account, lambda: count_resend(found.account.id))
+        return _reply(result.text("未重发"))
+
+    @command(robot, r"(?:记录|操作记录|账号记录)", needs=STAFF)
+    def records(message, sender, match):
+        return _reply(records_text(sender.account))
+
     # The menu button 账号 (key ACCOUNTS) is bridged to this command by handlers/menus.py.
     @command(robot, r"账号\s*(\d{0,6})", needs=STAFF)
     def list_accounts(message, sender, match):
@@ -216,6 +248,35 @@ def register(robot) -> None:
     @command(robot, r"导入毕业生\s*(.*)", needs=MINISTRY_ONLY)
     def import_file(message, sender, match):
         return _reply(start_import_from_chat(sender, normalize(match.group(1) or "")))
+
+
+def count_resend(account_id: int) -> int | None:
+    """Count one 重发短信 of the account today, atomically; None when Redis cannot count."""
+    key = RESEND_KEY.format(account_id)
+    try:
+        pipe = get_redis().pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 24 * 3600, nx=True)
+        return int(pipe.execute()[0])
+    except redis.RedisError as exc:
+        log.warning("resend counter unavailable (%s)", type(exc).__name__)
+        return None
+
+
+def records_text(actor) -> str:
+    records = edits.latest_changes(db.session, actor, limit=10)
+    if not records:
+        return f"您管理的单位（{actor.unit.full_name}）内还没有账号变更记录。"
+    lines = [f"{actor.unit.full_name}最近的账号变更："]
+    budget = 560 - len(lines[0])
+    for r in records:
+        detail = r.detail if len(r.detail) <= 60 else r.detail[:59] + "…"
+        line = f"{r.at} {r.actor.split('（')[0]} {r.action}：{detail}"
+        if budget - len(line) - 1 < 0:
+            break
+        lines.append(line)
+        budget -= len(line) + 1
+    return "\n".join(lines)
 
 
 def start_import_from_chat(sender, name: str) -> str:

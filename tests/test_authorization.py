@@ -246,7 +246,18 @@ def test_account_commands_only_change_managed_accounts(app, db, simulator, wecha
         if target is actor:
             continue
         allowed = manages(actor, target)
-        if n % 2 == 0 and target.level == COUNSELOR:
+        if n % 3 == 2:
+            # 修改 by name: a name is found only among the accounts the sender manages.
+            reply = wechat.ask(actor.openid, f"修改 {target.name} 姓名 改名者")
+            db.commit()
+            db.expire_all()
+            account = db.get(Account, target.account_id)
+            verdict((account.name == "改名者") == allowed, "修改", actor.key, target.key, allowed, reply)
+            verdict(("已修改" in reply) == allowed, "修改 reply", actor.key, target.key, reply)
+            if allowed:
+                account.name = target.name
+                db.commit()
+        elif n % 2 == 0 and target.level == COUNSELOR:
             reply = wechat.ask(actor.openid, f"修改届别 {target.phone} 2027")
             db.commit()
             cohorts = db.get(Account, target.account_id).cohorts
@@ -288,7 +299,8 @@ def test_account_commands_only_change_managed_accounts(app, db, simulator, wecha
 STAFF_COMMANDS = ["派发\n标题：x\n类型：其他\n届别：2026\n内容：x", "确认", "取消", "进度 {t}", "未完成 {t}", "触达", "催办 {t}",
                   "撤销 {t}", "添加辅导员 张三 13900000001 本科 软件工程", "添加院系账号 李四 13900000002 院0",
                   "添加学校账号 王五 13900000003 校0", "添加省级账号 赵六 13900000004 省9", "删除账号 {phone}",
-                  "修改届别 {phone} 2027", "届别滚动 2027", "账号"]
+                  "修改届别 {phone} 2027", "届别滚动 2027", "账号", "修改 {phone} 届别 2027", "重发短信 {phone}",
+                  "记录"]
 
 
 @settings(max_examples=10, deadline=None, derandomize=True,
