@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 
 TOKEN_KEY = "fdy:wechat:access_token"
 TOKEN_LOCK_KEY = "fdy:wechat:access_token:lock"
+# The JS-SDK's jsapi ticket: a grant like the token's (about 2 h, limited per day), shared alike.
+TICKET_KEY = "fdy:wechat:jsapi_ticket"
+TICKET_LOCK_KEY = "fdy:wechat:jsapi_ticket:lock"
 TOKEN_ERRCODES = {40001, 42001, 40014}
 # Refresh this long before WeChat's expiry so no call uses a dying token.
 TOKEN_MARGIN = 300
@@ -51,76 +54,93 @@ class WeChatClient:
         self.redis = redis_conn
         self.timeout = timeout
         self.http = session or requests.Session()
-        # In-process copy of the shared token: (token, monotonic time it stops being used).
-        self._local: tuple[str, float] | None = None
+        # In-process copies of the shared grants: Redis key -> (value, monotonic time it stops being used).
+        self._local: dict[str, tuple[str, float]] = {}
         self._local_lock = threading.Lock()
 
-    # -- access token -------------------------------------------------------
+    # -- access token and jsapi ticket: grants shared by every process ------------------
     def access_token(self) -> str:
-        local = self._local
+        return self._shared(TOKEN_KEY, TOKEN_LOCK_KEY, self._grant_token, "/cgi-bin/token")
+
+    def jsapi_ticket(self) -> str:
+        """The JS-SDK ticket (SPEC 9.2), renewed ahead of expiry like the token; a stale token
+        on the ticket call is refreshed once (call())."""
+        return self._shared(TICKET_KEY, TICKET_LOCK_KEY, self._grant_ticket, "/cgi-bin/ticket/getticket")
+
+    def _grant_token(self) -> tuple[str, int]:
+        data = self._get_json("/cgi-bin/token", params={
+            "grant_type": "client_credential", "appid": self.app_id, "secret": self.app_secret,
+        })
+        return data["access_token"], int(data.get("expires_in", 7200))
+
+    def _grant_ticket(self) -> tuple[str, int]:
+        data = self.call("/cgi-bin/ticket/getticket", params={"type": "jsapi"}, method="GET")
+        return data["ticket"], int(data.get("expires_in", 7200))
+
+    def _shared(self, key: str, lock_key: str, grant, path: str) -> str:
+        local = self._local.get(key)
         if local is not None and time.monotonic() < local[1]:
             return local[0]
         pipe = self.redis.pipeline(transaction=False)
-        pipe.get(TOKEN_KEY)
-        pipe.pttl(TOKEN_KEY)
-        token, pttl = pipe.execute()
-        if token:
-            token = token.decode()
-            self._keep_local(token, pttl)
-            return token
-        token = self._refresh_token()
-        self._keep_local(token, self.redis.pttl(TOKEN_KEY))
-        return token
+        pipe.get(key)
+        pipe.pttl(key)
+        value, pttl = pipe.execute()
+        if value:
+            value = value.decode()
+            self._keep_local(key, value, pttl)
+            return value
+        value = self._refresh_shared(key, lock_key, grant, path)
+        self._keep_local(key, value, self.redis.pttl(key))
+        return value
 
-    def _keep_local(self, token: str, pttl: int | None) -> None:
-        """Remember the token until shortly before its Redis key expires (no TTL known: don't keep it)."""
+    def _keep_local(self, key: str, value: str, pttl: int | None) -> None:
+        """Remember the value until shortly before its Redis key expires (no TTL known: don't keep it)."""
         if pttl is None or pttl <= 0:
             return
         seconds = pttl / 1000.0 - LOCAL_TOKEN_MARGIN
         if seconds > 0:
             with self._local_lock:
-                self._local = (token, time.monotonic() + seconds)
+                self._local[key] = (value, time.monotonic() + seconds)
 
-    def _refresh_token(self) -> str:
-        """Fetch a token with a lock held, so that all processes share one grant."""
+    def _refresh_shared(self, key: str, lock_key: str, grant, path: str) -> str:
+        """Fetch a grant with a lock held, so that all processes share one; kept until TOKEN_MARGIN
+        before WeChat's expiry, so no call uses a dying one."""
         lock_value = uuid.uuid4().hex
-        deadline = time.monotonic() + self.timeout * 2
+        # A ticket grant may include a token grant and a retry: room for three calls.
+        deadline = time.monotonic() + self.timeout * 3
         while True:
-            if self.redis.set(TOKEN_LOCK_KEY, lock_value, nx=True, ex=int(self.timeout * 2) + 1):
+            if self.redis.set(lock_key, lock_value, nx=True, ex=int(self.timeout * 3) + 1):
                 try:
-                    token = self.redis.get(TOKEN_KEY)  # someone may have refreshed meanwhile
-                    if token:
-                        return token.decode()
-                    data = self._get_json("/cgi-bin/token", params={
-                        "grant_type": "client_credential", "appid": self.app_id, "secret": self.app_secret,
-                    })
-                    token = data["access_token"]
-                    ttl = max(int(data.get("expires_in", 7200)) - TOKEN_MARGIN, 60)
-                    self.redis.set(TOKEN_KEY, token, ex=ttl)
-                    log.info("wechat access token refreshed, valid for %ss", ttl)
-                    return token
+                    value = self.redis.get(key)  # someone may have refreshed meanwhile
+                    if value:
+                        return value.decode()
+                    value, expires_in = grant()
+                    ttl = max(expires_in - TOKEN_MARGIN, 60)
+                    self.redis.set(key, value, ex=ttl)
+                    log.info("wechat %s refreshed, valid for %ss", path, ttl)
+                    return value
                 finally:
                     # Only release our own lock (compare-and-delete).
                     self.redis.eval(
                         "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
-                        1, TOKEN_LOCK_KEY, lock_value)
-            token = self.redis.get(TOKEN_KEY)
-            if token:
-                return token.decode()
+                        1, lock_key, lock_value)
+            value = self.redis.get(key)
+            if value:
+                return value.decode()
             if time.monotonic() > deadline:
-                raise WeChatError(None, "timed out waiting for the access token lock", "/cgi-bin/token")
+                raise WeChatError(None, f"timed out waiting for the {key} lock", path)
             time.sleep(0.05)
 
     def forget_local_token(self) -> None:
-        """Drop the in-process copy only (the next call reads Redis): for tests that reset WeChat."""
+        """Drop the in-process copies only (the next call reads Redis): for tests that reset WeChat."""
         with self._local_lock:
-            self._local = None
+            self._local.clear()
 
     def invalidate_token(self, token: str) -> None:
         """Drop the cached token (ours and the shared one), unless it was already replaced."""
         with self._local_lock:
-            if self._local is not None and self._local[0] == token:
-                self._local = None
+            if self._local.get(TOKEN_KEY, ("",))[0] == token:
+                self._local.pop(TOKEN_KEY, None)
         self.redis.eval(
             "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
             1, TOKEN_KEY, token)

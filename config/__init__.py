@@ -71,6 +71,11 @@ class Config:
     HTTP_TIMEOUT: float = 5.0
     SQL_ECHO: bool = False
     RQ_QUEUE_PREFIX: str = ""
+    # The JS-SDK script the counselor's task page loads; empty: WeChat's own, or the same path
+    # on WECHAT_API_BASE when that is not WeChat (the simulator serves a stand-in there).
+    WECHAT_JSSDK_URL: str = ""
+    # Seconds a student open waits in Redis before its batch is written (jobs/reach.py).
+    REACH_FLUSH_DELAY: float = 2.0
 
     def as_flask_config(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -102,7 +107,19 @@ def load_config(env: dict | None = None, **overrides) -> Config:
         setattr(cfg, key, value)
     if not cfg.DATABASE_URL:
         cfg.DATABASE_URL = default_database_url()
+    if not cfg.WECHAT_JSSDK_URL:
+        cfg.WECHAT_JSSDK_URL = jssdk_script_url(cfg.WECHAT_API_BASE)
     return cfg
+
+
+WECHAT_API = "https://api.weixin.qq.com"
+JSSDK_PATH = "/open/js/jweixin-1.6.0.js"
+
+
+def jssdk_script_url(api_base: str) -> str:
+    if api_base.rstrip("/") == WECHAT_API:
+        return "https://res.wx.qq.com" + JSSDK_PATH
+    return api_base.rstrip("/") + JSSDK_PATH
 
 
 def default_database_url() -> str:

@@ -13,6 +13,7 @@ from models.tasks import local_text
 from models.vocab import COUNSELOR, TASK_TYPE_SHORT
 
 from .common import ACCOUNT, COUNSELOR_ONLY, command
+from .share_links import student_link
 from . import staff
 
 CONFIDENTIAL_NOTE = "本任务保密，仅限本人学习，无需转发学生"
@@ -81,6 +82,10 @@ def counselor_task_detail(sender, task_id: int) -> str:
     lines.append(f"内容：{_clip(task.content, 220)}")
     if task.link:
         lines.append(f"链接：{_clip(task.link, 120)}")
+    if task.has_student_link:
+        lines.append(f"学生链接（转发给学生，已有 {rec.student_views} 名学生查看）：{student_link(task.id, rec.account_id)}")
+    elif not task.confidential and task.status != "cancelled":
+        lines.append("本任务没有学生版内容，无需转发学生。")
     actions = [] if rec.completed_at else [f"「完成 {task.id}」"]
     if task.is_live and not rec.checked_in_at:
         actions.append(f"「签到 {task.id}」")
@@ -88,6 +93,11 @@ def counselor_task_detail(sender, task_id: int) -> str:
         lines.append("回复" + "或".join(actions) + "。")
     lines.append(f"详情：{_base()}/tasks/{task.id}")
     return "\n".join(lines)
+
+
+def not_forwarded_note(task_id: int, account_id: int) -> str:
+    """Said once, with the first 完成: the students have not opened this counselor's link yet."""
+    return f"\n提醒：还没有学生打开您转发的学生页面。请把学生链接转发给学生：{student_link(task_id, account_id)}"
 
 
 def register(robot) -> None:
@@ -107,7 +117,9 @@ def register(robot) -> None:
 
     @command(robot, r"完成\s*#?(\d{1,9})", needs=COUNSELOR_ONLY)
     def complete_command(message, sender, match):
-        return task_rules.complete(db.session, sender.account_id, int(match.group(1))).text
+        task_id = int(match.group(1))
+        outcome = task_rules.complete(db.session, sender.account_id, task_id)
+        return outcome.text + (not_forwarded_note(task_id, sender.account_id) if outcome.not_forwarded else "")
 
     @command(robot, r"签到\s*#?(\d{1,9})", needs=COUNSELOR_ONLY)
     def checkin_command(message, sender, match):

@@ -118,6 +118,12 @@ def progress_text(sender, task: Task) -> str:
              + ("【已撤销】" if task.status == "cancelled" else ""),
              f"{scope}辅导员 {p.total} 人：已完成 {p.done}/{p.total}，未完成 {p.pending}，"
              f"未触达 {p.unreachable}，已送达 {p.delivered}"]
+    if task.confidential:
+        lines.append("学生查看 0 人（保密任务，不转发学生）")
+    elif task.student_text:
+        lines.append(f"学生查看 {p.student_views} 人（{p.forwarded}/{p.total} 名辅导员的学生链接有学生打开）")
+    else:
+        lines.append("学生查看 0 人（本任务未填写「给学生」，不转发学生）")
     if task.is_live:
         lines.append(f"直播课：已标记完成 {p.completed}，已签到 {p.checked_in}（两者都做到才算完成）")
     if p.refused:
@@ -139,7 +145,7 @@ def pending_text(sender, task: Task) -> str:
     head = [f"任务 #{task.id} 未完成 {total} 人："]
     items = []
     for account, college, rec in rows:
-        mark = "（未触达）" if rec.notify_state == "unreachable" else ""
+        mark = "（未触达）" if rec.notify_state == "unreachable" and rec.completed_at is None else ""
         if task.is_live and rec.completed_at is not None:
             mark += "（未签到）"
         items.append(f"{_clip(account.name, 16)} {_clip(college, 12)} 尾号{phone_tail(account.phone)}{mark}")

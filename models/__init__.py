@@ -8,7 +8,7 @@ from .units import Major, Unit  # noqa: F401
 from .identity import Follower, Identity, SmsCode, SmsOutbox  # noqa: F401
 from .accounts import Account, AccountCohort, AuditLog, account_majors  # noqa: F401
 from .graduates import Graduate  # noqa: F401
-from .tasks import Notification, Task, TaskRecipient  # noqa: F401
+from .tasks import Notification, ShareOpen, Task, TaskRecipient  # noqa: F401
 
 
 def init_app(app) -> None:

@@ -30,6 +30,7 @@ DRAFT_TTL = 600
 DRAFT_KEY = "fdy:dispatch:draft:{}"
 TITLE_MAX = 64
 CONTENT_MAX = 2000
+STUDENT_TEXT_MAX = 2000
 LINK_MAX = 1024
 
 # The unit kind one level below each staff level: what 范围 names.
@@ -46,11 +47,14 @@ FIELD_NAMES = {
     "结束": "live_end", "结束时间": "live_end",
     "链接": "link",
     "保密": "confidential", "是否保密": "confidential",
+    "给学生": "student_text",
     "内容": "content", "正文": "content",
 }
+# Fields whose value may run over several lines: until the next line that starts with a field name.
+RUNNING_FIELDS = {"student_text"}
 LABELS = {"title": "标题", "type": "类型", "cohort": "届别", "levels": "层次", "narrowing": "范围",
           "deadline": "截止", "live_start": "开始", "live_end": "结束", "link": "链接",
-          "confidential": "保密", "content": "内容"}
+          "confidential": "保密", "student_text": "给学生", "content": "内容"}
 
 FORM_TEMPLATE = (
     "派发任务请按以下格式发送（一行一项，「内容」放最后，可以多行）：\n"
@@ -65,7 +69,8 @@ FORM_TEMPLATE = (
     "结束：2026-11-28 20:30\n"
     "链接：https://example.edu.cn/fair\n"
     "保密：否\n"
-    "内容：……\n"
+    "给学生：……（学生看到的内容，可以多行；不填则不转发学生）\n"
+    "内容：……（给辅导员的要求）\n"
     "说明：标题、类型、届别、内容必填；类型可写 政策/招聘会/直播课/招聘信息/课程/其他；"
     "层次默认全部；{scope_hint}直播课必须填写开始和结束；时间为北京时间。"
 )
@@ -113,6 +118,7 @@ class Draft:
     live_end: str | None = None
     link: str | None = None
     confidential: bool = False
+    student_text: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -137,20 +143,27 @@ def split_form(text: str) -> tuple[dict[str, str], list[str]]:
     values: dict[str, str] = {}
     errors: list[str] = []
     content_lines: list[str] | None = None
+    running: tuple[str, list[str]] | None = None  # a multi-line field being read
     for number, raw in enumerate(lines, start=1):
         if content_lines is not None:
             content_lines.append(raw)
             continue
+        split = split_key(raw)
+        if running is not None:
+            if not (split and split[0] in FIELD_NAMES):
+                running[1].append(raw)
+                continue
+            values[running[0]] = "\n".join(running[1]).strip()
+            running = None
         if not raw.strip():
             continue
-        split = split_key(raw)
         if split is None:
             errors.append(f"无法识别「{_clip(raw.strip(), 12)}」：每行应为「字段：值」")
             continue
         key, value = split
         name = FIELD_NAMES.get(key)
         if name is None:
-            errors.append(f"没有「{_clip(key, 6)}」这个字段（可用：标题、类型、届别、层次、范围、截止、开始、结束、链接、保密、内容）")
+            errors.append(f"没有「{_clip(key, 6)}」这个字段（可用：标题、类型、届别、层次、范围、截止、开始、结束、链接、保密、给学生、内容）")
             continue
         if name in values:
             errors.append(f"「{LABELS[name]}」写了两次，请只保留一行")
@@ -159,7 +172,13 @@ def split_form(text: str) -> tuple[dict[str, str], list[str]]:
             # Content keeps the user's own characters: only the key part was normalised.
             content_lines = [value]
             continue
+        if name in RUNNING_FIELDS:
+            # Students read the user's own characters: only the key part was normalised.
+            running = (name, [value])
+            continue
         values[name] = unicodedata.normalize("NFKC", value).strip()
+    if running is not None:
+        values[running[0]] = "\n".join(running[1]).strip()
     if content_lines is not None:
         values["content"] = "\n".join(content_lines).strip()
     return values, errors
@@ -327,13 +346,19 @@ def parse(session: Session, issuer: Account, text: str, now: datetime | None = N
     elif len(content) > CONTENT_MAX:
         errors.append(f"内容：最多{CONTENT_MAX}字，现有{len(content)}字")
 
+    student_text = values.get("student_text") or None
+    if student_text and len(student_text) > STUDENT_TEXT_MAX:
+        errors.append(f"给学生：最多{STUDENT_TEXT_MAX}字，现有{len(student_text)}字")
+    if student_text and confidential:
+        errors.append("给学生：保密任务仅限辅导员本人学习，不转发学生，请删除「给学生」或改为不保密")
+
     if errors:
         return None, errors
     iso = lambda dt: dt.isoformat() if dt else None  # noqa: E731
     return Draft(title=title, type=task_type, cohort=cohort, levels=levels, content=content,
                  narrowing_ids=narrowing_ids, narrowing_names=narrowing_names,
                  deadline=iso(times["deadline"]), live_start=iso(start), live_end=iso(end),
-                 link=link, confidential=confidential), []
+                 link=link, confidential=confidential, student_text=student_text), []
 
 
 # -- recipients ------------------------------------------------------------------------
@@ -389,6 +414,10 @@ def preview_text(draft: Draft, total: int, unreachable: int) -> str:
         lines.append(f"链接：{_clip(draft.link, 80)}")
     if draft.confidential:
         lines.append("保密：是（仅限辅导员本人学习）")
+    if draft.student_text:
+        lines.append(f"给学生：{_clip(draft.student_text.replace(chr(10), ' '), 60)}")
+    elif not draft.confidential:
+        lines.append("给学生：未填写（辅导员没有学生链接，无需转发学生）")
     lines.append(f"内容：{_clip(draft.content.replace(chr(10), ' '), 80)}")
     lines.append(f"接收辅导员 {total} 名，其中 {unreachable} 名未触达（未绑定或未关注，收不到微信通知）。")
     lines.append("回复「确认」派发，「取消」放弃（10分钟内有效）")
@@ -413,7 +442,8 @@ def drop_draft(redis_conn, account_id: int) -> bool:
 # -- 确认 ----------------------------------------------------------------------------------
 def create_task(session: Session, issuer: Account, draft: Draft) -> tuple[Task, int, int]:
     """The task and its recipients (fixed now, in bulk), committed. Returns (task, total, 未触达)."""
-    task = Task(title=draft.title, type=draft.type, content=draft.content, link=draft.link, cohort=draft.cohort,
+    task = Task(title=draft.title, type=draft.type, content=draft.content, student_text=draft.student_text,
+                link=draft.link, cohort=draft.cohort,
                 levels=",".join(draft.levels), narrowing=",".join(str(i) for i in draft.narrowing_ids),
                 deadline=draft.when("deadline"), live_start=draft.when("live_start"),
                 live_end=draft.when("live_end"), confidential=draft.confidential, issuer_id=issuer.id,

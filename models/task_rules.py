@@ -67,6 +67,12 @@ def done_clause(task: Task):
     return clause
 
 
+def unreached_clause():
+    """未触达 as of now: no template message got through, and no sign of life since: a counselor
+    who completed the task was reached, whatever the dispatch found (SPEC 3)."""
+    return and_(TaskRecipient.notify_state == "unreachable", TaskRecipient.completed_at.is_(None))
+
+
 def pending_clause(task: Task):
     clause = TaskRecipient.completed_at.is_(None)
     if task.is_live:
@@ -78,12 +84,15 @@ def pending_clause(task: Task):
 class Outcome:
     ok: bool
     text: str
+    # 完成 of a task with a student link that no student has opened yet: worth one reminder.
+    not_forwarded: bool = False
 
 
 # 完成 reads columns, not ORM objects: a repeated 完成 (the common case: a counselor taps it
 # again to be sure) is then one light SELECT. Built once.
 _COMPLETION = (select(TaskRecipient.id, TaskRecipient.completed_at, TaskRecipient.checked_in_at,
-                      Task.title, Task.status, Task.type)
+                      TaskRecipient.student_views, Task.title, Task.status, Task.type, Task.confidential,
+                      Task.student_text.is_not(None).label("for_students"))
                .join(Task, Task.id == TaskRecipient.task_id)
                .where(TaskRecipient.task_id == bindparam("task_id"),
                       TaskRecipient.account_id == bindparam("account_id")))
@@ -108,7 +117,8 @@ def complete(session: Session, account_id: int, task_id: int, at: datetime | Non
             text = f"已完成任务 #{task_id}「{row.title}」，完成时间 {local_text(at)}。"
             if row.type == LIVE_TASK_TYPE and row.checked_in_at is None:
                 text += f"\n这是直播课，还需在直播时段签到：回复「签到 {task_id}」。"
-            return Outcome(True, text)
+            return Outcome(True, text, not_forwarded=bool(row.for_students and not row.confidential
+                                                          and not row.student_views))
         # The other tap won: its time is the one recorded.
         completed_at = session.scalar(select(TaskRecipient.completed_at).where(TaskRecipient.id == row.id))
     return Outcome(True, f"任务 #{task_id} 已完成（完成于 {local_text(completed_at)}），无需重复提交。")
@@ -312,6 +322,8 @@ class Progress:
     unreachable: int = 0
     delivered: int = 0
     refused: int = 0
+    student_views: int = 0  # distinct student browsers over the recipients' student links
+    forwarded: int = 0      # recipients whose student link was opened at least once
     units: list[UnitLine] = field(default_factory=list)
     unit_kind: str = ""
     unit_count: int = 0
@@ -324,7 +336,7 @@ class Progress:
 def _figure_columns(task: Task):
     return (func.count(TaskRecipient.id),
             func.sum(case((done_clause(task), 1), else_=0)),
-            func.sum(case((TaskRecipient.notify_state == "unreachable", 1), else_=0)))
+            func.sum(case((unreached_clause(), 1), else_=0)))
 
 
 def progress(session: Session, staff: Account, task: Task, all_units: bool = False) -> Progress:
@@ -337,7 +349,9 @@ def progress(session: Session, staff: Account, task: Task, all_units: bool = Fal
                func.sum(case((TaskRecipient.completed_at.is_not(None), 1), else_=0)),
                func.sum(case((TaskRecipient.checked_in_at.is_not(None), 1), else_=0)),
                func.sum(case((TaskRecipient.delivery == "delivered", 1), else_=0)),
-               func.sum(case((TaskRecipient.delivery == "refused", 1), else_=0)))
+               func.sum(case((TaskRecipient.delivery == "refused", 1), else_=0)),
+               func.sum(TaskRecipient.student_views),
+               func.sum(case((TaskRecipient.student_views > 0, 1), else_=0)))
     column_name = BREAKDOWN_COLUMN.get(staff.level)
     if column_name is None:
         grouped = None
@@ -346,10 +360,11 @@ def progress(session: Session, staff: Account, task: Task, all_units: bool = Fal
         column = getattr(TaskRecipient, column_name)
         grouped = session.execute(select(column, *figures).where(*where).group_by(column)).all()
         rows = [tuple(r[1:]) for r in grouped]
-    total, done, unreachable, completed, checked_in, delivered, refused = (
+    total, done, unreachable, completed, checked_in, delivered, refused, views, forwarded = (
         sum(int(r[i] or 0) for r in rows) for i in range(len(figures)))
     result = Progress(task=task, total=total, done=done, unreachable=unreachable, completed=completed,
-                      checked_in=checked_in, delivered=delivered, refused=refused)
+                      checked_in=checked_in, delivered=delivered, refused=refused, student_views=views,
+                      forwarded=forwarded)
     if grouped is None or result.total == 0:
         return result
     lines = [UnitLine(r[0], "", int(r[1] or 0), int(r[2] or 0), int(r[3] or 0)) for r in grouped]
@@ -376,6 +391,17 @@ def pending_recipients(session: Session, staff: Account, task: Task, limit: int 
         .join(Unit, Unit.id == Account.unit_id)
         .where(*where).order_by(TaskRecipient.college_id, Account.name, Account.id).limit(limit)).all()
     return total, rows
+
+
+def reach_by_counselor(session: Session, staff: Account, task: Task, limit: int = 100):
+    """(Account, college name, students reached) for the recipients in the staff user's figures whose
+    student link was opened, most students first."""
+    return session.execute(
+        select(Account, Unit.name, TaskRecipient.student_views)
+        .join(TaskRecipient, TaskRecipient.account_id == Account.id)
+        .join(Unit, Unit.id == Account.unit_id)
+        .where(TaskRecipient.task_id == task.id, figures_clause(staff, task), TaskRecipient.student_views > 0)
+        .order_by(TaskRecipient.student_views.desc(), Account.id).limit(limit)).all()
 
 
 @dataclass
@@ -429,7 +455,7 @@ def urge(session: Session, staff: Account, task: Task, at: datetime | None = Non
     where = (TaskRecipient.task_id == task.id, figures_clause(staff, task), pending_clause(task))
     pending, unreachable = session.execute(select(
         func.count(TaskRecipient.id),
-        func.sum(case((TaskRecipient.notify_state == "unreachable", 1), else_=0))).where(*where)).one()
+        func.sum(case((unreached_clause(), 1), else_=0))).where(*where)).one()
     pending, unreachable = int(pending or 0), int(unreachable or 0)
     if pending == 0:
         return UrgeResult(False, f"任务 #{task.id} 在您管理的范围内没有未完成的辅导员，无需催办。")

@@ -17,7 +17,9 @@ class Task(Base):
     id: Mapped[int] = mapped_column(primary_key=True)  # the number shown to users
     title: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(16))
-    content: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)  # the instruction to counselors
+    # 给学生: what students read on the share page; without it the task has no student link.
+    student_text: Mapped[str | None] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(1024))
     cohort: Mapped[int] = mapped_column()
     # 学历层次 subset, comma-separated.
@@ -41,6 +43,11 @@ class Task(Base):
         return self.type == LIVE_TASK_TYPE
 
     @property
+    def has_student_link(self) -> bool:
+        """A student page exists: there is a 给学生 text, and the task is neither confidential nor cancelled."""
+        return bool(self.student_text) and not self.confidential and self.status != "cancelled"
+
+    @property
     def level_list(self) -> list[str]:
         return [x for x in self.levels.split(",") if x]
 
@@ -61,7 +68,7 @@ class TaskRecipient(Base):
         # figures are an index-only scan of that task (150,000 recipients: 520 -> 70 ms on
         # MariaDB, 173 -> 55 ms on SQLite), never a scan that grows with every other task.
         Index("ix_task_recipients_figures", "task_id", "province_id", "school_id", "college_id", "completed_at",
-              "checked_in_at", "notify_state", "delivery", "left_at"),
+              "checked_in_at", "notify_state", "delivery", "left_at", "student_views"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -80,6 +87,8 @@ class TaskRecipient(Base):
     # Set when the counselor's account was deleted while the task was open: it then leaves the
     # task's figures, lists, reminders and 催办; the row (and any completion) stays as history.
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Distinct student browsers that opened this counselor's student link (models/reach.py).
+    student_views: Mapped[int] = mapped_column(default=0, server_default="0")
 
     task: Mapped[Task] = relationship()
     account: Mapped[Account] = relationship()
@@ -115,6 +124,23 @@ class Notification(Base):
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # From TEMPLATESENDJOBFINISH: '' / delivered / refused / failed.
     delivery: Mapped[str] = mapped_column(String(16), default="")
+
+
+class ShareOpen(Base):
+    """One student browser that opened one counselor's student link of a task.
+
+    `browser` is the random id of the counting cookie: no openid, no IP, nothing about the person.
+    The unique key is what makes an open count once per browser.
+    """
+
+    __tablename__ = "share_opens"
+    __table_args__ = (UniqueConstraint("task_id", "account_id", "browser"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    browser: Mapped[str] = mapped_column(String(32))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TaskUrge(Base):

@@ -193,6 +193,15 @@ def stable_token(state, body):
     return {"access_token": tok, "expires_in": remaining}
 
 
+# ---------------------------------------------------------------------- JS-SDK
+@bp.route("/cgi-bin/ticket/getticket", methods=["GET"])
+@wechat_api()
+def getticket(state, body):
+    if request.args.get("type") != "jsapi":
+        return err(40097, "invalid args")
+    return ok(ticket=state.grant_ticket(), expires_in=TOKEN_TTL), {"granted": True}
+
+
 # ---------------------------------------------------------------------- messages
 def _target_user(state, openid):
     if not isinstance(openid, str) or not openid:

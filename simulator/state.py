@@ -59,6 +59,9 @@ class SimState:
             self.token_expires_at = 0.0
             self.token_grants = 0
             self.stable_token: str | None = None
+            self.jsapi_ticket: str | None = None
+            self.ticket_grants = 0
+            self.shares: list[dict] = []         # share cards pages gave the stand-in JS-SDK
             self.menu: dict | None = None
             self.menu_id = 0
             self.conditional_menus: list[dict] = []
@@ -218,6 +221,7 @@ class SimState:
                 "paths": paths,
                 "calls": len(self.calls),
                 "token_grants": self.token_grants,
+                "ticket_grants": self.ticket_grants,
                 "deliveries": self.deliveries,
                 "duplicates": self.duplicates,
                 "custom_deliveries": self.custom_deliveries,
@@ -244,6 +248,24 @@ class SimState:
             if time.time() > self.token_expires_at:
                 return "expired"
             return "ok"
+
+    def grant_ticket(self):
+        """A new jsapi ticket (the previous one stays valid, as WeChat's does for a while)."""
+        with self.lock:
+            self.jsapi_ticket = secrets.token_urlsafe(64)[:86]
+            self.ticket_grants += 1
+            return self.jsapi_ticket
+
+    def add_share(self, card: dict) -> dict:
+        with self.lock:
+            card = dict(card, seq=len(self.shares) + 1, time=time.time())
+            self.shares.append(card)
+            return copy.deepcopy(card)
+
+    def list_shares(self, since=0, openid=None):
+        with self.lock:
+            return [copy.deepcopy(c) for c in self.shares
+                    if c["seq"] > since and (not openid or c.get("openid") in (openid, ""))]
 
     def invalidate_token(self):
         with self.lock:

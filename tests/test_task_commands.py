@@ -17,11 +17,11 @@ from tests.wechat_client import new_openid
 
 def make_task(db, issuer, *, title="测试任务", type="其他", cohort=2026, levels=("本科", "硕士"),
               narrowing_ids=(), deadline=None, live_start=None, live_end=None, confidential=False,
-              content="任务内容", link=None) -> Task:
+              content="任务内容", link=None, student_text=None) -> Task:
     iso = lambda dt: dt.isoformat() if dt else None  # noqa: E731
     draft = Draft(title=title, type=type, cohort=cohort, levels=list(levels), content=content,
                   narrowing_ids=list(narrowing_ids), deadline=iso(deadline), live_start=iso(live_start),
-                  live_end=iso(live_end), link=link, confidential=confidential)
+                  live_end=iso(live_end), link=link, confidential=confidential, student_text=student_text)
     task, _, _ = create_task(db, issuer, draft)
     return task
 

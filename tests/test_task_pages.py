@@ -30,10 +30,11 @@ def recipient(db, task, account):
 
 
 def share_url(app, live_server, task_id):
-    from handlers.pages.tasks import share_token
+    """An old-style student link (task only, from before links named the counselor)."""
+    from handlers.share_links import old_token
 
     with app.app_context():
-        return f"{live_server}/share/{share_token(task_id)}"
+        return f"{live_server}/share/{old_token(task_id)}"
 
 
 def test_counselor_completes_and_checks_in_on_the_page(world, db, page, simulator, live_server, monkeypatch):
@@ -122,19 +123,26 @@ def test_confidential_task_page_and_share_page(app, world, db, page, simulator, 
 
 
 def test_share_page_for_students_has_no_controls(app, world, db, page, simulator, live_server):
-    task = make_task(db, world.school_staff, title="秋季双选会", content="时间地点见链接", link="https://example.edu.cn/f")
+    task = make_task(db, world.school_staff, title="秋季双选会", content="请组织学生参加并统计人数",
+                     student_text="时间地点见链接", link="https://example.edu.cn/f",
+                     deadline=utcnow() + timedelta(days=3))
     login(page, simulator, world.openids["cs_ben"])
     page.goto(f"{live_server}/tasks/{task.id}")
     href = page.get_attribute("#share-link", "href")
+    assert href.startswith(f"{live_server}/share/")
     student = page.context.browser.new_context()
     try:
         spage = student.new_page()
-        spage.goto(live_server + href)  # no OAuth, no cookie: a student's phone
+        spage.goto(href)  # no OAuth, no cookie: a student's phone
         assert spage.inner_text("#title") == "秋季双选会"
         assert "时间地点见链接" in spage.inner_text("#content")
+        body = spage.inner_text("body")
+        # The counselor's instruction and deadline are not the students'.
+        assert "请组织学生参加" not in body and "截止" not in body
+        assert "示范大学" in spage.inner_text("#meta")
         assert spage.locator("form, button, #complete, #checkin").count() == 0
         # A forged token shows nothing.
-        bad = spage.goto(live_server + href[:-3] + "xyz")
+        bad = spage.goto(href[:-3] + "xyz")
         assert bad.status == 404 and "秋季双选会" not in spage.inner_text("body")
         guessed = spage.goto(f"{live_server}/share/{task.id}")
         assert guessed.status == 404

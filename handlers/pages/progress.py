@@ -52,6 +52,8 @@ def task_progress(task_id: int):
                                link=("返回任务列表", url_for("pages_progress.progress_list"))), 404
     p = task_rules.progress(db.session, staff, task, all_units=True)
     total_pending, pending = task_rules.pending_recipients(db.session, staff, task, limit=100)
+    reached = task_rules.reach_by_counselor(db.session, staff, task, limit=100) if p.forwarded else []
     return render_template("progress/task.html", task=task, p=p, type_name=TASK_TYPE_SHORT.get(task.type, "其他"),
+                           reached=reached,
                            deadline=local_text(task.deadline), created=local_text(task.created_at),
                            issuer_scope=task.issuer_id == staff.id, pending=pending, total_pending=total_pending)

@@ -10,7 +10,6 @@ import hmac
 import secrets
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from itsdangerous import URLSafeSerializer
 
 from bot.oauth import openid_required
 from models import db, task_rules
@@ -18,15 +17,21 @@ from models.resolution import resolve
 from models.tasks import Task, local_text
 from models.vocab import TASK_TYPE_SHORT
 
+from ..share_links import student_link
+
 bp = Blueprint("pages_tasks", __name__)
 
 CONFIDENTIAL_NOTE = "本任务保密，仅限本人学习，无需转发学生"
-SHARE_SALT = "fdy-share-task"
+SHARE_DESC_MAX = 40
 
 
-def share_token(task_id: int) -> str:
-    """Signed with SECRET_KEY: a student cannot guess another task's share page."""
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SHARE_SALT).dumps(task_id)
+def share_card(task: Task, account_id: int, issuer_unit: str) -> dict:
+    """What WeChat's 转发 and 分享到朋友圈 send: the student link with a title, a line and an icon."""
+    first_line = next((x.strip() for x in (task.student_text or "").splitlines() if x.strip()), "")
+    desc = first_line if len(first_line) <= SHARE_DESC_MAX else first_line[: SHARE_DESC_MAX - 1] + "…"
+    return {"link": student_link(task.id, account_id), "title": task.title,
+            "desc": desc or f"{issuer_unit} · {TASK_TYPE_SHORT.get(task.type, '其他')}",
+            "icon": current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("static", filename="share-icon.png")}
 
 
 def csrf_token() -> str:
@@ -98,10 +103,9 @@ def task_detail(task_id: int):
         return refusal(f"没有找到派发给您的任务 #{task_id}。", 404, ("查看我的任务", url_for("pages_tasks.task_list")))
     task = rec.task
     model = view_model(task, rec)
-    share_url = None
-    if not task.confidential and task.status != "cancelled":
-        share_url = url_for("pages_share.shared_task", token=share_token(task.id))
-    return render_template("tasks/detail.html", **model, csrf=csrf_token(), share_url=share_url,
+    card = share_card(task, account.id, model["issuer_unit"]) if task.has_student_link else None
+    return render_template("tasks/detail.html", **model, csrf=csrf_token(), card=card,
+                           jssdk_script=current_app.config.get("WECHAT_JSSDK_URL"),
                            confidential_note=CONFIDENTIAL_NOTE)
 
 
@@ -115,10 +119,17 @@ def _act(task_id: int, rule):
     return redirect(url_for("pages_tasks.task_detail", task_id=task_id))
 
 
+def _complete(session, account, task_id: int):
+    outcome = task_rules.complete(session, account.id, task_id)
+    if outcome.not_forwarded:
+        outcome.text += "还没有学生打开您的学生链接，请按下方「转发给学生」转发。"
+    return outcome
+
+
 @bp.post("/tasks/<int:task_id>/complete")
 @openid_required
 def complete(task_id: int):
-    return _act(task_id, lambda session, account, task_id: task_rules.complete(session, account.id, task_id))
+    return _act(task_id, _complete)
 
 
 @bp.post("/tasks/<int:task_id>/checkin")

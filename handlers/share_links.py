@@ -1,0 +1,49 @@
+"""Student links (SPEC 3): one per counselor and task, signed with SECRET_KEY.
+
+`/share/<token>`: the token carries [task id, counselor id] and a signature, so a link
+cannot be guessed or bent to another task or counselor, and each counselor's forwards are
+counted apart. Links made before there was a counselor in them carry the task id alone
+(another salt); they keep opening the student page, counted for nobody.
+"""
+from __future__ import annotations
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+LINK_SALT = "fdy-student-link"
+OLD_SALT = "fdy-share-task"
+
+
+def _serializer(salt: str) -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def link_token(task_id: int, account_id: int) -> str:
+    return _serializer(LINK_SALT).dumps([task_id, account_id])
+
+
+def old_token(task_id: int) -> str:
+    """The task-only token of the first student links (still honoured by read_token)."""
+    return _serializer(OLD_SALT).dumps(task_id)
+
+
+def student_link(task_id: int, account_id: int) -> str:
+    """The absolute student link of a counselor's task, as sent to users."""
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/share/{link_token(task_id, account_id)}"
+
+
+def read_token(token: str) -> tuple[int, int | None] | None:
+    """(task id, counselor id or None for an old link), or None for anything not signed by us."""
+    if len(token) > 200:
+        return None
+    try:
+        value = _serializer(LINK_SALT).loads(token)
+    except BadSignature:
+        value = None
+    if isinstance(value, list) and len(value) == 2 and all(type(x) is int for x in value):
+        return value[0], value[1]
+    try:
+        value = _serializer(OLD_SALT).loads(token)
+    except BadSignature:
+        return None
+    return (value, None) if type(value) is int else None
