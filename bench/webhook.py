@@ -3,7 +3,7 @@
     python bench/webhook.py --preset small [--database-url URL] [--users 20] [--seconds 10]
 
 Starts two gunicorn servers (2 sync workers each, free loopback ports): the
-fdy app (FDY_ENV=production, the benchmark's database and Redis db) and
+fdy app (FDY_ENV=development, production code paths, the benchmark's database and Redis db) and
 bench/echo_app.py. N client threads, one per WeChat user (bound counselors
 that received a task), send signed `任务`, `完成 N`, `进展` in turn, each
 request on a fresh connection (gunicorn's sync workers close after each

@@ -1,4 +1,8 @@
-"""GET /healthz: database and Redis status as JSON (SPEC 9.2)."""
+"""GET /healthz: database and Redis status, and what the job system is doing, as JSON (SPEC 9.2).
+
+503 only when the database or Redis is down: a missing worker or a failed job is reported (for an
+alert) but the web process itself can still answer WeChat.
+"""
 from __future__ import annotations
 
 import redis
@@ -26,4 +30,16 @@ def healthz():
     except redis.RedisError as exc:
         status["redis"] = f"error: {type(exc).__name__}"
     healthy = all(v == "ok" for v in status.values())
-    return jsonify(status=("ok" if healthy else "degraded"), **status), (200 if healthy else 503)
+    body = dict(status=("ok" if healthy else "degraded"), **status)
+    body.update(_job_figures() if status["redis"] == "ok" else {"workers": None, "queues": {}, "failed": None})
+    return jsonify(body), (200 if healthy else 503)
+
+
+def _job_figures() -> dict:
+    from jobs import status as job_status
+
+    try:
+        return {"workers": len(job_status.workers()), "queues": job_status.queue_depths(),
+                "failed": job_status.failed_count()}
+    except redis.RedisError as exc:
+        return {"workers": None, "queues": {}, "failed": None, "jobs_error": type(exc).__name__}

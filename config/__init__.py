@@ -10,12 +10,28 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+import click
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_NEWS_URL = "https://www.ncss.cn/"
 
 
-class ConfigError(RuntimeError):
-    """Settings that cannot work; the message names the variable."""
+class ConfigError(click.ClickException, RuntimeError):
+    """Settings that cannot work; the message names each variable.
+
+    A ClickException, so that any `flask --app wsgi …` command (whose import of wsgi.py builds
+    the app) stops with the list and exit status 1 instead of a traceback.
+    """
+
+    exit_code = 1
+
+    def __init__(self, found: list[str] | str):
+        self.problems = [found] if isinstance(found, str) else list(found)
+        super().__init__(format_problems(self.problems))
+
+
+def format_problems(found: list[str]) -> str:
+    return "配置不可用（configuration refused）：\n" + "\n".join(f"  ✘ {line}" for line in found)
 
 
 def _env_str(env, name, default=None):
@@ -145,22 +161,66 @@ class TestingConfig(Config):
     HTTP_TIMEOUT: float = 2.0
 
 
-def check(cfg: Config) -> None:
-    """Refuse settings that cannot work. Called by create_app, never at import."""
-    problems = []
+# Values that mean "nobody set this": the demo's, the tests', or an example's.
+PLACEHOLDER_SECRET_KEYS = {"dev-only-secret", "test-secret-key", "change-me", "changeme", "secret", "dev"}
+MIN_SECRET_KEY_LENGTH = 24
+LOOPBACK_HOSTS = {"localhost", "0.0.0.0", "::", "::1"}
+
+
+def _is_loopback(host: str) -> bool:
+    host = (host or "").lower().strip("[]")
+    return host in LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(".localhost")
+
+
+def problems(cfg: Config) -> list[str]:
+    """Every setting that cannot work, one line each, naming the variable. Contacts nothing."""
+    found = []
     for name in ("WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET"):
         if not getattr(cfg, name):
-            problems.append(f"{name} is required")
+            found.append(f"{name} is required（未设置：公众号后台的服务器配置里有它的值）")
     if cfg.WECHAT_AES_KEY and len(cfg.WECHAT_AES_KEY) != 43:
-        problems.append("WECHAT_AES_KEY must be the 43-character EncodingAESKey")
+        found.append("WECHAT_AES_KEY must be the 43-character EncodingAESKey（长度应为 43 个字符）")
     if cfg.SMS_BACKEND not in {"console", "http"}:
-        problems.append("SMS_BACKEND must be 'console' or 'http'")
+        found.append("SMS_BACKEND must be 'console' or 'http'")
     if cfg.SMS_BACKEND == "http" and not cfg.SMS_HTTP_URL:
-        problems.append("SMS_HTTP_URL is required when SMS_BACKEND=http")
-    if not cfg.SECRET_KEY:
-        if cfg.ENV_NAME == "production":
-            problems.append("SECRET_KEY is required outside development")
-        else:
-            cfg.SECRET_KEY = "dev-only-" + cfg.ENV_NAME
-    if problems:
-        raise ConfigError("; ".join(problems))
+        found.append("SMS_HTTP_URL is required when SMS_BACKEND=http（短信网关地址）")
+    if cfg.ENV_NAME == "production":
+        found.extend(_production_problems(cfg))
+    return found
+
+
+def _production_problems(cfg: Config) -> list[str]:
+    """What would only fail later, in front of users: refused in production (SPEC 9.3 `check`)."""
+    from urllib.parse import urlsplit
+
+    found = []
+    if cfg.SMS_BACKEND == "console":
+        found.append("SMS_BACKEND=console: 生产环境的验证码只会写进日志，没有人能收到短信完成绑定；"
+                     "请设为 http 并配置 SMS_HTTP_URL")
+    key = cfg.SECRET_KEY or ""
+    if not key:
+        found.append("SECRET_KEY is required outside development（页面会话的签名密钥，请用随机的长字符串）")
+    elif key in PLACEHOLDER_SECRET_KEYS or key.startswith("dev-only") or len(key) < MIN_SECRET_KEY_LENGTH:
+        found.append(f"SECRET_KEY: 是示例值或太短（至少 {MIN_SECRET_KEY_LENGTH} 个字符的随机串），"
+                     "任何人都能伪造页面会话")
+    url = urlsplit(cfg.PUBLIC_BASE_URL or "")
+    if url.scheme != "https":
+        found.append(f"PUBLIC_BASE_URL={cfg.PUBLIC_BASE_URL or '(未设置)'}: 必须是 https 地址"
+                     "（发给用户的链接和网页授权域名都用它）")
+    if not url.hostname or _is_loopback(url.hostname):
+        found.append(f"PUBLIC_BASE_URL={cfg.PUBLIC_BASE_URL or '(未设置)'}: 指向本机地址，"
+                     "用户手机上打不开；请设为对外的域名")
+    for name in ("TEMPLATE_TASK_ID", "TEMPLATE_REMINDER_ID"):
+        if not getattr(cfg, name):
+            found.append(f"{name} is required in production（模板消息 ID；不设置则任务通知一条也发不出去）")
+    return found
+
+
+def check(cfg: Config) -> None:
+    """Refuse settings that cannot work, naming every one at once. Called by create_app, never
+    at import; `flask --app wsgi check` prints the same list."""
+    found = problems(cfg)
+    if not cfg.SECRET_KEY and cfg.ENV_NAME != "production":
+        cfg.SECRET_KEY = "dev-only-" + cfg.ENV_NAME
+    if found:
+        raise ConfigError(found)

@@ -16,8 +16,15 @@ from rq.exceptions import DuplicateJobError
 
 log = logging.getLogger(__name__)
 
-HIGH, DEFAULT, BULK = "high", "default", "bulk"
-QUEUE_NAMES = (HIGH, DEFAULT, BULK)
+# Queues, in the order a worker on several of them takes jobs. SMS codes and template messages
+# have their own queues so that they never wait behind a three-hour import (BULK); a deployment
+# gives each its own workers (deploy/fdy-worker@.service, docs/OPERATIONS.md).
+SMS = "sms"          # verification codes and account SMS: seconds matter, one user is waiting
+HIGH = "high"        # small jobs a staff user waits for (menu push)
+NOTIFY = "notify"    # dispatch fan-outs, reminders, 催办: template messages
+DEFAULT = "default"  # tags, the durable-jobs sweep, anything else short
+BULK = "bulk"        # imports: long
+QUEUE_NAMES = (SMS, HIGH, NOTIFY, DEFAULT, BULK)
 DEFAULT_TIMEOUT = 600
 RESULT_TTL = 3600
 

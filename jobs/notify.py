@@ -429,7 +429,7 @@ def _send_leased(session, token: str, task_id: int, kind: str, attempt: int, ret
         return deliver(session, token, task, kind, attempt)
     except Backoff as exc:
         log.warning("notifications of task %s (%s) paused %.0fs: %s", task_id, kind, exc.seconds, exc)
-        jobs.enqueue(send_batch, *retry_args, attempt + 1, queue_name=jobs.BULK, job_id=retry_job_id,
+        jobs.enqueue(send_batch, *retry_args, attempt + 1, queue_name=jobs.NOTIFY, job_id=retry_job_id,
                      delay=timedelta(seconds=exc.seconds))
         return None
 
@@ -459,20 +459,43 @@ def batch_ranges(session, task_id: int, kind: str) -> list[tuple[int, int, int]]
         .where(_open_rows(task_id, kind)).group_by(bucket).order_by(bucket)).all()]
 
 
+# While a fan-out has jobs in Redis, a marker says so; jobs/sweep.py re-creates the jobs of open
+# rows whose marker is gone (Redis lost its data). Refreshed by every batch and watch round.
+ALIVE_KEY = "fdy:fanout:{}"
+ALIVE_TTL = 2 * 3600
+
+
+def _mark_alive(task_id: int, kind: str) -> None:
+    from bot.store import get_redis
+
+    try:
+        get_redis().set(ALIVE_KEY.format(f"{task_id}-{_job_key(kind)}"), 1, ex=ALIVE_TTL)
+    except Exception as exc:  # without the marker the sweep re-queues the jobs: harmless
+        log.warning("fan-out marker not set: %s", type(exc).__name__)
+
+
+def fanout_alive(task_id: int, kind: str) -> bool:
+    from bot.store import get_redis
+
+    return bool(get_redis().exists(ALIVE_KEY.format(f"{task_id}-{_job_key(kind)}")))
+
+
 def enqueue_batches(task_id: int, kind: str) -> int:
     """One send_batch per id range of open rows (deterministic ids), a finisher, and the watch."""
     session = db.session
     ranges = batch_ranges(session, task_id, kind)
     session.commit()
     key = f"{task_id}-{_job_key(kind)}"
+    if ranges:
+        _mark_alive(task_id, kind)
     for lo, hi, _ in ranges:
-        jobs.enqueue(send_batch, task_id, kind, lo, hi, 0, queue_name=jobs.BULK,
+        jobs.enqueue(send_batch, task_id, kind, lo, hi, 0, queue_name=jobs.NOTIFY,
                      job_id=f"notify-{key}-{lo}", job_timeout=BATCH_TIMEOUT)
     if ranges:
         # FIFO: the finisher runs once every batch has been taken by some worker.
-        jobs.enqueue(finish, task_id, kind, queue_name=jobs.BULK, job_id=f"notify-finish-{key}",
+        jobs.enqueue(finish, task_id, kind, queue_name=jobs.NOTIFY, job_id=f"notify-finish-{key}",
                      job_timeout=int(FINISH_WAIT) + BATCH_TIMEOUT)
-        jobs.enqueue(watch, task_id, kind, 1, queue_name=jobs.BULK, job_id=f"notify-watch-{key}-1",
+        jobs.enqueue(watch, task_id, kind, 1, queue_name=jobs.NOTIFY, job_id=f"notify-watch-{key}-1",
                      delay=WATCH_EVERY, job_timeout=BATCH_TIMEOUT)
     return sum(n for _, _, n in ranges)
 
@@ -481,6 +504,7 @@ def enqueue_batches(task_id: int, kind: str) -> int:
 def send_batch(task_id: int, kind: str, lo: int | None, hi: int | None, attempt: int = 0):
     session = db.session
     token = uuid.uuid4().hex
+    _mark_alive(task_id, kind)
     if not lease(session, token, task_id, kind, lo, hi):
         return None
     suffix = f"{lo}" if lo is not None else "all"
@@ -527,7 +551,8 @@ def watch(task_id: int, kind: str, round_no: int):
                      f"notify-{task_id}-{_job_key(kind)}-watch{round_no}-a1", (task_id, kind, None, None))
     remaining, _ = open_counts(session, task_id, kind)
     if remaining and round_no < WATCH_ROUNDS:
-        jobs.enqueue(watch, task_id, kind, round_no + 1, queue_name=jobs.BULK,
+        _mark_alive(task_id, kind)
+        jobs.enqueue(watch, task_id, kind, round_no + 1, queue_name=jobs.NOTIFY,
                      job_id=f"notify-watch-{task_id}-{_job_key(kind)}-{round_no + 1}", delay=WATCH_EVERY)
     return remaining
 
@@ -582,23 +607,32 @@ def resume_all() -> int:
                                                                     Notification.kind == KIND_TASK).exists()))
     queued = 0
     for task_id in session.scalars(no_rows).all():
-        jobs.enqueue(fan_out, task_id, KIND_TASK, job_id=f"fanout-{task_id}-task-resume-{uuid.uuid4().hex[:8]}")
+        jobs.enqueue(fan_out, task_id, KIND_TASK, queue_name=jobs.NOTIFY,
+                     job_id=f"fanout-{task_id}-task-resume-{uuid.uuid4().hex[:8]}")
         queued += 1
     open_pairs = session.execute(select(Notification.task_id, Notification.kind)
                                  .where(Notification.state.in_(OPEN_STATES)).distinct()).all()
     for task_id, kind in open_pairs:
-        jobs.enqueue(send_batch, task_id, kind, None, None, 0, queue_name=jobs.BULK,
+        jobs.enqueue(send_batch, task_id, kind, None, None, 0, queue_name=jobs.NOTIFY,
                      job_id=f"notify-{task_id}-{_job_key(kind)}-resume-{uuid.uuid4().hex[:8]}",
                      job_timeout=BATCH_TIMEOUT)
         queued += 1
     return queued
 
 
+def fanout_job_id(task_id: int) -> str:
+    return f"fanout-{task_id}-task"
+
+
+def start_fanout(task_id: int):
+    return jobs.enqueue(fan_out, task_id, KIND_TASK, queue_name=jobs.NOTIFY, job_id=fanout_job_id(task_id))
+
+
 def start_dispatch_fanout(task_id: int) -> None:
     """Called right after 确认 commits: the fan-out and the reminders are queued, never run inline."""
     from . import reminders
 
-    jobs.enqueue(fan_out, task_id, KIND_TASK, job_id=f"fanout-{task_id}-task")
+    start_fanout(task_id)
     reminders.schedule(task_id)
 
 

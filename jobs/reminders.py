@@ -40,14 +40,15 @@ def schedule(task_id: int, now: datetime | None = None) -> dict[str, datetime]:
     for kind, due in reminder_times(task).items():
         if due <= now:
             continue
-        jobs.enqueue(remind, task_id, kind, at=due.replace(tzinfo=timezone.utc), job_id=job_id(task_id, kind))
+        jobs.enqueue(remind, task_id, kind, queue_name=jobs.NOTIFY, at=due.replace(tzinfo=timezone.utc),
+                     job_id=job_id(task_id, kind))
         scheduled[kind] = due
     return scheduled
 
 
 def cancel(task_id: int) -> int:
     """Drop the task's scheduled reminders (a job already running re-checks the task anyway)."""
-    q = jobs.queue()
+    q = jobs.queue(jobs.NOTIFY)
     registry = ScheduledJobRegistry(queue=q)
     removed = 0
     for kind in REMINDER_KINDS:
@@ -104,4 +105,4 @@ def send_urge(urge_id: int) -> int:
 
 
 def start_urge(urge_id: int) -> None:
-    jobs.enqueue(send_urge, urge_id, job_id=f"urge-{urge_id}")
+    jobs.enqueue(send_urge, urge_id, queue_name=jobs.NOTIFY, job_id=f"urge-{urge_id}")

@@ -36,4 +36,4 @@ def send_code_sms(code_id: int, phone: str, content: str, openid: str | None = N
 
 
 def enqueue_code_sms(code_id: int, phone: str, content: str, openid: str | None = None):
-    return jobs.enqueue(send_code_sms, code_id, phone, content, openid, queue_name=jobs.HIGH)
+    return jobs.enqueue(send_code_sms, code_id, phone, content, openid, queue_name=jobs.SMS)

@@ -75,7 +75,7 @@ def deliver(row: SmsOutbox, session=None) -> SmsOutbox:
 def deliver_later(outbox_id: int) -> None:
     """Queue the delivery of an outbox row; if Redis is down, try once now instead."""
     try:
-        jobs.enqueue(send_outbox_job, outbox_id, queue_name=jobs.HIGH, job_id=f"sms-outbox-{outbox_id}",
+        jobs.enqueue(send_outbox_job, outbox_id, queue_name=jobs.SMS, job_id=f"sms-outbox-{outbox_id}",
                      retry=Retry(max=3, interval=[10, 60, 300]))
     except Exception as exc:  # Redis down: the SMS still has to go out
         log.warning("could not queue SMS #%s (%s); sending now", outbox_id, type(exc).__name__)

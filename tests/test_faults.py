@@ -169,7 +169,7 @@ def test_redis_down_completions_recorded_and_queue_resumes(app, factory, simulat
         # Dispatched while Redis is up; nobody runs the queue before Redis goes away.
         task_id, total = dispatch(chat, staff_openid, live_form("故障演练：Redis停机"))
         assert total == n
-        queued = jobs.queue(jobs.DEFAULT, side_app).count
+        queued = jobs.queue(jobs.NOTIFY, side_app).count
         assert queued >= 1
 
         private_redis.stop()

@@ -277,6 +277,7 @@ def test_resume_all_queues_a_fan_out_that_never_reached_redis(app, world, db, ru
     with app.app_context():
         notify.create_notifications(db, paused.id, "task")  # rows exist, their jobs were lost
         jobs.queue(jobs.DEFAULT).empty()
+        jobs.queue(jobs.NOTIFY).empty()
         jobs.queue(jobs.BULK).empty()
         assert notify.resume_all() == 2
     run_jobs()

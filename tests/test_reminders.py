@@ -24,7 +24,7 @@ def world(factory, simulator):
 
 def scheduled_at(app, job_id: str) -> datetime | None:
     with app.app_context():
-        registry = ScheduledJobRegistry(queue=jobs.queue())
+        registry = ScheduledJobRegistry(queue=jobs.queue(jobs.NOTIFY))
         score = registry.connection.zscore(registry.key, job_id)
         return datetime.fromtimestamp(score, tz=timezone.utc).replace(tzinfo=None) if score is not None else None
 
