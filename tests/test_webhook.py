@@ -224,4 +224,5 @@ def test_subscribe_and_unsubscribe_update_follower(wechat, app):
 def test_healthz(client):
     resp = client.get("/healthz")
     assert resp.status_code == 200
-    assert resp.get_json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert resp.get_json() == {"status": "ok", "database": "ok", "redis": "ok", "workers": 0, "failed": 0,
+                               "queues": {"sms": 0, "high": 0, "notify": 0, "default": 0, "bulk": 0}}
