@@ -8,6 +8,7 @@ from models.base import utcnow
 from models.identity import Follower
 
 from bot.context import current_sender, forget_sender
+from jobs.catch_up import enqueue_catch_up
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,11 @@ def register(robot) -> None:
 
     def on_subscribe(message):
         set_following(message.source, True)
-        return "感谢关注！\n" + help_text(current_sender(message.source))
+        sender = current_sender(message.source)
+        if sender.account is not None and sender.account.is_counselor:
+            # A counselor following again gets the messages of open tasks it missed meanwhile.
+            enqueue_catch_up(message.source)
+        return "感谢关注！\n" + help_text(sender)
 
     def on_unsubscribe(message):
         set_following(message.source, False)

@@ -381,6 +381,7 @@ def _bind(session: Session, openid: str, identity: Identity) -> Outcome:
         return Outcome(False, "conflict", "绑定未完成：该微信刚刚绑定了其他账号，请回复「诊断」查看。",
                        phone=identity.phone)
     sync_tags(changed)
+    catch_up_reach(openid)
     account = active_account_by_phone(session, identity.phone)
     moved = "\n（该账号原先绑定的另一个微信已自动解绑。）" if len(changed) > 1 else ""
     if account is None:
@@ -402,6 +403,13 @@ def unbind(session: Session, openid: str) -> Outcome:
     return Outcome(True, "unbound",
                    f"已解除微信与身份账号（手机尾号{phone_tail(phone)}）的绑定。\n"
                    "重新绑定：回复「绑定 手机号」，或点击菜单「登录绑定」用账号密码登录。", phone=phone)
+
+
+def catch_up_reach(openid: str) -> None:
+    """Queue the messages of open tasks this WeChat user missed while not bound (jobs/catch_up.py)."""
+    from jobs.catch_up import enqueue_catch_up
+
+    enqueue_catch_up(openid)
 
 
 def sync_tags(openids: list[str]) -> None:
