@@ -29,7 +29,8 @@ def create_app(config: settings.Config | None = None) -> Flask:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       PERMANENT_SESSION_LIFETIME=7 * 86400)
 
-    from . import dedupe, freshness, health, logging_setup, oauth, robot, sessions, store, wechat_api, webhook
+    from . import (dedupe, freshness, health, logging_setup, oauth, page_headers, robot, sessions, store, wechat_api,
+                   webhook)
     import jobs
     import models
     import handlers
@@ -37,6 +38,7 @@ def create_app(config: settings.Config | None = None) -> Flask:
 
     logging_setup.init_app(app)
     sessions.init_app(app)
+    page_headers.init_app(app)
     models.init_app(app)
     store.init_app(app)
     dedupe.init_app(app)

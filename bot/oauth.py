@@ -2,8 +2,11 @@
 
 A page view decorated with @openid_required gets the visitor's openid in
 flask.session. Without it, the visitor is sent to WeChat's authorize URL
-with a random, single-use `state` kept in Redis; the callback exchanges the
-code for the openid. A used or expired code (40029, 40163: a reload, the
+with a random, single-use `state` kept in Redis and in this browser's session
+cookie; the callback accepts only a state its own browser started (login CSRF:
+a callback link made by someone else signs nobody in, and leaves the state and
+code untouched for the browser that started it) and exchanges the code for the
+openid. A used or expired code (40029, 40163: a reload, the
 back button, a forwarded link) restarts the authorization instead of failing.
 """
 from __future__ import annotations
@@ -25,6 +28,9 @@ bp = Blueprint("oauth", __name__)
 STATE_PREFIX = "fdy:oauth:state:"
 STATE_TTL = 600
 MAX_RESTARTS = 2
+# States this browser started and has not used yet (a few: two tabs may start a login each).
+SESSION_STATES = "oauth_states"
+STATES_KEPT = 4
 RESTART_ERRCODES = {40029, 40163}
 
 
@@ -42,6 +48,7 @@ def authorize_redirect(next_url: str, restarts: int = 0):
     state = secrets.token_urlsafe(18)
     get_redis().set(STATE_PREFIX + state, json.dumps({"next": _safe_next(next_url), "restarts": restarts}),
                     ex=STATE_TTL)
+    session[SESSION_STATES] = (session.get(SESSION_STATES) or [])[-(STATES_KEPT - 1):] + [state]
     cfg = current_app.config
     callback = cfg["PUBLIC_BASE_URL"].rstrip("/") + "/auth/callback"
     url = (f"{cfg['WECHAT_OAUTH_BASE'].rstrip('/')}/connect/oauth2/authorize?appid={quote(cfg['WECHAT_APP_ID'])}"
@@ -68,7 +75,13 @@ def page_error(message: str, status: int = 400):
 def callback():
     state = request.args.get("state", "")
     code = request.args.get("code", "")
-    raw = get_redis().getdel(STATE_PREFIX + state) if state else None
+    started_here = session.get(SESSION_STATES) or []
+    if not state or state not in started_here:
+        log.warning("oauth callback with a state this browser did not start: refused")
+        # Used, expired or started in another browser: the same answer, nothing consumed.
+        return page_error("链接已失效、已使用，或不是在本浏览器中打开的，请从公众号菜单重新进入。")
+    session[SESSION_STATES] = [s for s in started_here if s != state]
+    raw = get_redis().getdel(STATE_PREFIX + state)
     if raw is None:
         return page_error("链接已失效或已使用，请从公众号菜单重新进入。")
     saved = json.loads(raw)

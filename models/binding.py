@@ -19,31 +19,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .accounts import Account
 from .base import utcnow
+from .guess_limits import (MAX_CODE_ATTEMPTS, MAX_PASSWORD_FAILURES, PASSWORD_LOCK, claim_code_try, claim_password_try,
+                           clear_password_failures, use_code)
 from .identity import Identity, SmsCode, check_password, hash_password
 from .privacy import is_mobile, mask_phone, phone_tail
 from .resolution import active_account_by_phone
+from .send_limits import CAP_MESSAGE, claim_send
 
 log = logging.getLogger(__name__)
 
 PURPOSE_BIND, PURPOSE_RESET = "bind", "reset"
 CODE_TTL = timedelta(minutes=5)
-RESEND_GAP = timedelta(seconds=60)
-DAILY_CAP = 10
-CAP_WINDOW = timedelta(hours=24)
-MAX_CODE_ATTEMPTS = 5
 # A code reply is "pending" for this long after it was sent (expired ones get "已过期").
 PENDING_WINDOW = timedelta(hours=1)
-MAX_PASSWORD_FAILURES = 5
-PASSWORD_LOCK = timedelta(hours=2)
+PASSWORD_INPUT_MAX = 128
 BEIJING = timezone(timedelta(hours=8), "北京时间")
 
-CAP_MESSAGE = "短信发送次数已达上限，请24小时后重试，或使用账号密码绑定"
 
 
 def clock() -> datetime:
@@ -149,26 +146,12 @@ def sms_content(purpose: str, code: str) -> str:
             "请勿告诉他人；如非本人操作，请忽略本短信。")
 
 
-def _rate_refusal(session: Session, phone: str, at: datetime) -> Outcome | None:
-    """The SMS caps: 10 codes per phone per 24 h, one per 60 s."""
-    recent = select(SmsCode).where(SmsCode.phone == phone, SmsCode.created_at > at - CAP_WINDOW)
-    count = session.scalar(select(func.count()).select_from(recent.subquery()))
-    if count >= DAILY_CAP:
-        return Outcome(False, "cap", CAP_MESSAGE, phone=phone)
-    last = session.scalar(select(func.max(SmsCode.created_at)).where(SmsCode.phone == phone))
-    if last is not None and at - last < RESEND_GAP:
-        wait = int((RESEND_GAP - (at - last)).total_seconds()) + 1
-        return Outcome(False, "too_soon", f"验证码发送过于频繁，请 {wait} 秒后再试。上一条验证码5分钟内仍然有效。",
-                       phone=phone)
-    return None
-
-
 def _issue_code(session: Session, phone: str, purpose: str, openid: str | None, deferred: bool) -> Outcome:
     """Create, store (hash only) and send a code; the newest code replaces older ones."""
     at = clock()
-    refusal = _rate_refusal(session, phone, at)
+    refusal = claim_send(session, openid, phone, at, member=secrets.token_hex(8))
     if refusal is not None:
-        return refusal
+        return Outcome(False, refusal.kind, refusal.message, phone=phone)
     code = f"{secrets.randbelow(10 ** 6):06d}"
     row = SmsCode(phone=phone, purpose=purpose, openid=openid, code_hash=_code_hash(purpose, phone, code),
                   created_at=at, expires_at=at + CODE_TTL)
@@ -198,24 +181,26 @@ def _issue_code(session: Session, phone: str, purpose: str, openid: str | None, 
 
 
 def _check_code(session: Session, row: SmsCode, code: str, at: datetime) -> Outcome | None:
-    """None when `code` is right (the row is consumed); else why not."""
+    """None when `code` is right (the row is consumed); else why not. The try is counted
+    before the comparison (models/guess_limits.py): parallel guesses get 5 tries in all."""
     if at > row.expires_at:
-        row.used_at = at
-        session.commit()
+        use_code(session, row.id, at)
         return Outcome(False, "expired", "验证码已过期（有效期5分钟），请重新获取验证码。", phone=row.phone)
-    if not hmac.compare_digest(row.code_hash, _code_hash(row.purpose, row.phone, (code or "").strip())):
-        row.attempts += 1
-        left = MAX_CODE_ATTEMPTS - row.attempts
-        if left <= 0:
-            row.used_at = at
-            session.commit()
+    phone, purpose = row.phone, row.purpose
+    attempt = claim_code_try(session, row.id)
+    if not attempt.allowed:
+        if attempt.too_many:
+            return Outcome(False, "wrong_code", "验证码错误次数过多，该验证码已失效，请重新获取验证码。", phone=phone)
+        return Outcome(False, "used", "验证码已使用或已失效，请重新获取验证码。", phone=phone)
+    if not hmac.compare_digest(row.code_hash, _code_hash(purpose, phone, (code or "").strip()[:16])):
+        if attempt.left <= 0:
+            use_code(session, row.id, at)
             return Outcome(False, "wrong_code", "验证码错误次数过多，该验证码已失效，请重新获取验证码。",
-                           phone=row.phone)
-        session.commit()
-        return Outcome(False, "wrong_code", f"验证码不正确，请核对短信中的6位数字（还可尝试{left}次）。",
-                       phone=row.phone)
-    row.used_at = at
-    session.commit()
+                           phone=phone)
+        return Outcome(False, "wrong_code", f"验证码不正确，请核对短信中的6位数字（还可尝试{attempt.left}次）。",
+                       phone=phone)
+    if not use_code(session, row.id, at):
+        return Outcome(False, "used", "验证码已使用或已失效，请重新获取验证码。", phone=phone)
     return None
 
 
@@ -287,26 +272,23 @@ def bind_with_password(session: Session, openid: str, login: str, password: str)
             return Outcome(False, "not_found", "账号不存在：没有找到该用户名或手机号的身份账号，请核对后重试。",
                            phone=phone)
         session.commit()
-    if identity.locked_until is not None and identity.locked_until > at:
-        return Outcome(False, "locked", _locked_text(identity.locked_until), phone=identity.phone,
-                       identity_id=identity.id, retry_at=identity.locked_until)
-    if not check_password(identity, password):
-        identity.failed_logins = (identity.failed_logins or 0) + 1
-        if identity.failed_logins >= MAX_PASSWORD_FAILURES:
-            identity.failed_logins = 0
-            identity.locked_until = at + PASSWORD_LOCK
-            session.commit()
-            log.info("password binding of identity %s locked for 2 h", identity.id)
-            return Outcome(False, "locked", _locked_text(identity.locked_until), phone=identity.phone,
-                           identity_id=identity.id, retry_at=identity.locked_until)
-        left = MAX_PASSWORD_FAILURES - identity.failed_logins
-        session.commit()
+    identity_id, phone = identity.id, identity.phone
+    attempt = claim_password_try(session, identity_id, at)
+    if not attempt.allowed:
+        return Outcome(False, "locked", _locked_text(attempt.locked_until), phone=phone,
+                       identity_id=identity_id, retry_at=attempt.locked_until)
+    identity = session.get(Identity, identity_id)
+    if not check_password(identity, (password or "")[:PASSWORD_INPUT_MAX]):
+        if attempt.locks:
+            log.info("password binding of identity %s locked for 2 h", identity_id)
+            return Outcome(False, "locked", _locked_text(attempt.locked_until), phone=phone,
+                           identity_id=identity_id, retry_at=attempt.locked_until)
         return Outcome(False, "wrong_password",
-                       f"密码错误，还可尝试{left}次（连续输错{MAX_PASSWORD_FAILURES}次将锁定2小时）。",
-                       phone=identity.phone, identity_id=identity.id)
-    identity.failed_logins = 0
-    identity.locked_until = None
+                       f"密码错误，还可尝试{attempt.left}次（连续输错{MAX_PASSWORD_FAILURES}次将锁定2小时）。",
+                       phone=phone, identity_id=identity_id)
+    clear_password_failures(session, identity_id)
     session.commit()
+    session.refresh(identity)
     return _bind(session, openid, identity)
 
 

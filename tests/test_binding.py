@@ -289,12 +289,25 @@ def test_sms_cap_eleventh_code_refused_for_24_hours(factory, db, simulator, live
     assert "绑定成功" in say(simulator, openid, last_code(db, counselor.phone))
 
 
-def test_sms_cap_counts_per_phone_across_wechat_users(factory, db, simulator, live_server, travel):
+def test_strangers_do_not_spend_the_owners_allowance(factory, db, simulator, live_server, travel):
+    """Each requester has its own 10 codes a day for a phone (SPEC 10); all of them together
+    at most PHONE_CEILING (SMS bombing)."""
+    from models.send_limits import PHONE_CEILING, PER_REQUESTER_CAP
+
     counselor = factory.counselor(factory.college())
     factory.commit()
-    for _ in range(10):
-        say(simulator, simulator.add_user()["openid"], "绑定 " + counselor.phone)
+    stranger = simulator.add_user()["openid"]
+    for _ in range(PER_REQUESTER_CAP):
+        assert "验证码已发送" in say(simulator, stranger, "绑定 " + counselor.phone)
         travel.advance(seconds=61)
+    assert say(simulator, stranger, "绑定 " + counselor.phone) == binding.CAP_MESSAGE
+    owner = simulator.add_user()["openid"]
+    assert "验证码已发送" in say(simulator, owner, "绑定 " + counselor.phone)
+    assert "绑定成功" in say(simulator, owner, last_code(db, counselor.phone))
+    for _ in range(PHONE_CEILING - PER_REQUESTER_CAP - 1):
+        say(simulator, simulator.add_user()["openid"], "绑定 " + counselor.phone)
+        travel.advance(seconds=1)
+    assert sms_count(db, counselor.phone) == PHONE_CEILING
     assert binding.CAP_MESSAGE in say(simulator, simulator.add_user()["openid"], "绑定 " + counselor.phone)
 
 

@@ -1,0 +1,53 @@
+"""Page security (issue 14): OAuth state tied to the browser that started the login (login CSRF),
+frame and referrer headers, Secure cookies on an https site."""
+from __future__ import annotations
+
+import requests
+
+from tests.conftest import make_config
+from tests.test_login_page import _authorize
+
+
+def test_callback_opened_in_another_browser_signs_nobody_in(simulator, live_server):
+    attacker_openid = simulator.add_user()["openid"]
+    attacker = requests.Session()
+    state, code = _authorize(attacker, live_server, simulator, attacker_openid)
+    link = {"state": state, "code": code}
+
+    # The victim opens the attacker's callback link: refused, nothing consumed, nobody signed in.
+    victim = requests.Session()
+    victim.get(live_server + "/auth/login", allow_redirects=False)  # the victim's own session
+    opened = victim.get(live_server + "/auth/callback", params=link, allow_redirects=False)
+    assert opened.status_code == 400 and "本浏览器" in opened.text
+    back = victim.get(live_server + "/auth/login", allow_redirects=False)
+    assert back.status_code == 302 and "/connect/oauth2/authorize" in back.headers["Location"]
+    fresh = requests.get(live_server + "/auth/callback", params=link, allow_redirects=False)
+    assert fresh.status_code == 400
+    assert not simulator.calls("/sns/oauth2/access_token"), "the code must not be exchanged for another browser"
+
+    # The browser that started the login still gets in with the same link.
+    own = attacker.get(live_server + "/auth/callback", params=link, allow_redirects=False)
+    assert own.status_code == 302 and own.headers["Location"].endswith("/auth/login")
+    assert attacker.get(live_server + "/auth/login").status_code == 200
+
+
+def test_pages_refuse_framing_and_keep_their_urls(client):
+    for path in ("/auth/login", "/auth/callback", "/stats"):
+        resp = client.get(path)
+        assert resp.headers["X-Frame-Options"] == "DENY", path
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"], path
+        assert resp.headers["Referrer-Policy"] == "same-origin", path
+
+
+def test_session_cookie_is_secure_on_an_https_site(app, database_url, redis_url, simulator):
+    from bot import create_app
+
+    http_cookie = app.test_client().get("/auth/login").headers.get("Set-Cookie", "")
+    assert "session=" in http_cookie and "Secure" not in http_cookie  # plain http (tests, make run)
+    https_app = create_app(make_config(database_url, redis_url, simulator.url,
+                                       PUBLIC_BASE_URL="https://fdy.example.edu.cn"))
+    try:
+        cookie = https_app.test_client().get("/auth/login").headers["Set-Cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    finally:
+        https_app.extensions["fdy.db"].engine.dispose()
