@@ -37,8 +37,9 @@ def claim_password_try(session: Session, identity_id: int, at: datetime) -> Pass
         .where(Identity.id == identity_id,
                or_(Identity.locked_until.is_(None), Identity.locked_until <= at),
                Identity.failed_logins < MAX_PASSWORD_FAILURES)
-        .values(failed_logins=case((reaches, 0), else_=Identity.failed_logins + 1),
-                locked_until=case((reaches, at + PASSWORD_LOCK), else_=None))
+        # locked_until first: MariaDB evaluates SET left to right, with the values set so far.
+        .ordered_values((Identity.locked_until, case((reaches, at + PASSWORD_LOCK), else_=None)),
+                        (Identity.failed_logins, case((reaches, 0), else_=Identity.failed_logins + 1)))
         .execution_options(synchronize_session=False)).rowcount
     failed, locked_until = session.execute(
         select(Identity.failed_logins, Identity.locked_until).where(Identity.id == identity_id)).one()
