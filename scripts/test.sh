@@ -45,7 +45,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- 1. system packages -----------------------------------------------------------------------
-apt_ensure redis-server mariadb-server mariadb-client chromium fonts-noto-cjk
+# systemd (systemd-analyze) and nginx: tests/test_deploy_files.py checks deploy/ with them.
+apt_ensure redis-server mariadb-server mariadb-client chromium fonts-noto-cjk systemd nginx
 [ -x /usr/bin/chromium ] || die "/usr/bin/chromium missing after installing the chromium package"
 
 # --- 2. Python ---------------------------------------------------------------------------------
