@@ -92,9 +92,15 @@ class Config:
     WECHAT_JSSDK_URL: str = ""
     # Seconds a student open waits in Redis before its batch is written (jobs/reach.py).
     REACH_FLUSH_DELAY: float = 2.0
+    # Former SECRET_KEYs, comma-separated: still accepted (never used to sign) after a rotation,
+    # so that page sessions and student links already forwarded keep working (docs/OPERATIONS.md).
+    SECRET_KEY_FALLBACKS: str = ""
 
     def as_flask_config(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        # Flask wants a list here (it verifies page sessions with each).
+        values["SECRET_KEY_FALLBACKS"] = [k.strip() for k in (self.SECRET_KEY_FALLBACKS or "").split(",") if k.strip()]
+        return values
 
 
 def load_config(env: dict | None = None, **overrides) -> Config:

@@ -15,7 +15,10 @@ OLD_SALT = "fdy-share-task"
 
 
 def _serializer(salt: str) -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=salt)
+    # Signed with SECRET_KEY (the last key), also read with the former ones: a rotated key must
+    # not break the links counselors already forwarded.
+    keys = [*(current_app.config.get("SECRET_KEY_FALLBACKS") or ()), current_app.config["SECRET_KEY"]]
+    return URLSafeSerializer(keys, salt=salt)
 
 
 def link_token(task_id: int, account_id: int) -> str:

@@ -91,3 +91,20 @@ def test_check_command_exit_status_and_message(tmp_path, redis_url):
     assert "SMS_BACKEND" in bad.stderr and "PUBLIC_BASE_URL" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert "s3cret" not in bad.stderr + bad.stdout  # the check names settings, never prints secrets
+
+
+def test_a_rotated_secret_key_keeps_forwarded_student_links_working(app, monkeypatch):
+    from handlers.share_links import link_token, read_token
+
+    with app.app_context():
+        token = link_token(12, 34)
+        monkeypatch.setitem(app.config, "SECRET_KEY", "a-brand-new-secret-key-after-rotation")
+        assert read_token(token) is None  # a new key alone: the old link is dead
+        monkeypatch.setitem(app.config, "SECRET_KEY_FALLBACKS", ["test-secret-key"])  # the former key
+        assert read_token(token) == (12, 34)
+        assert read_token(link_token(12, 34)) == (12, 34)
+
+
+def test_fallback_keys_come_from_a_comma_separated_variable():
+    cfg = settings.load_config(env_with(SECRET_KEY_FALLBACKS=" old-key-1 ,old-key-2,"))
+    assert cfg.as_flask_config()["SECRET_KEY_FALLBACKS"] == ["old-key-1", "old-key-2"]
