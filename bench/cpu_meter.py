@@ -28,9 +28,10 @@ def _stat_fields(pid: str) -> list[str] | None:
     return text[text.rindex(")") + 2:].split()
 
 
-def _process_ticks(process_group: int | None) -> dict[str, int]:
-    """utime + stime of the processes in `process_group` ("workers") and of the servers."""
-    ticks = {"workers": 0, **{name: 0 for name in SERVERS}}
+def _process_ticks(groups: dict[str, int]) -> dict[str, int]:
+    """utime + stime of the processes in each named process group and of the servers."""
+    ticks = {**{name: 0 for name in groups}, **{name: 0 for name in SERVERS}}
+    by_group = {pgid: name for name, pgid in groups.items() if pgid is not None}
     for entry in PROC.iterdir():
         if not entry.name.isdigit():
             continue
@@ -38,8 +39,9 @@ def _process_ticks(process_group: int | None) -> dict[str, int]:
         if fields is None:
             continue
         used = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-        if process_group is not None and int(fields[2]) == process_group:  # pgrp (field 5)
-            ticks["workers"] += used
+        group = by_group.get(int(fields[2]))  # pgrp (field 5)
+        if group is not None:
+            ticks[group] += used
             continue
         try:
             comm = (entry / "comm").read_text().strip()
@@ -64,14 +66,15 @@ def _own_ticks() -> float:
 class CpuMeter:
     """Sums CPU ticks over several measured stretches; `per_request` divides by the requests."""
 
-    def __init__(self, process_group: int | None):
-        self.process_group = process_group
+    def __init__(self, process_group: int | None, **other_groups: int):
+        """`process_group` is counted as "workers"; other_groups (name=pgid) each under its name."""
+        self.groups = {"workers": process_group, **other_groups}
         self.totals: dict[str, float] = {}
         self.requests = 0
         self._start: dict[str, float] | None = None
 
     def _snapshot(self) -> dict[str, float]:
-        snap: dict[str, float] = dict(_process_ticks(self.process_group))
+        snap: dict[str, float] = dict(_process_ticks(self.groups))
         snap["client"] = _own_ticks()
         snap["machine"] = _machine_busy_ticks()
         return snap
@@ -97,8 +100,10 @@ class CpuMeter:
         return {key: round(value) for key, value in us.items()}
 
 
-def describe(per_request: dict[str, int] | None) -> str:
+def describe(per_request: dict[str, int] | None, what: str = "request") -> str:
     if not per_request:
-        return "cpu per request: not measured (no /proc)"
-    order = ("workers", "redis", "mariadb", "client", "other", "machine")
-    return "cpu per request: " + "  ".join(f"{key} {per_request[key]:,} µs" for key in order if key in per_request)
+        return f"cpu per {what}: not measured (no /proc)"
+    first = ("workers",)
+    last = ("redis", "mariadb", "client", "other", "machine")
+    order = [*first, *(k for k in per_request if k not in first + last), *last]
+    return f"cpu per {what}: " + "  ".join(f"{key} {per_request[key]:,} µs" for key in order if key in per_request)

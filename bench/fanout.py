@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import proc_memory  # noqa: E402
 from bench.common import (step_parser, APP_ID, APP_SECRET, DATA_DIR, PYTHON, TEMPLATE_TASK_ID,  # noqa: E402
                           Children, app_env, db_label, default_database_url, make_app, print_json_line, redacted,
                           verdict)
@@ -38,6 +39,7 @@ from bench.common import (step_parser, APP_ID, APP_SECRET, DATA_DIR, PYTHON, TEM
 PREVIEW_TARGET_S = 1.0
 QUEUED_TARGET_S = 10.0
 RATIO_TARGET = 0.7
+RSS_TARGET_MB = 300.0  # each worker and work horse (issue 19)
 
 
 def get_json(url: str, timeout: float = 30.0) -> dict:
@@ -190,8 +192,8 @@ def run(database_url: str, redis_url: str, workers: int = 2, send_timeout: float
                       f"cancelled, so the workers' start-up recovery (jobs.notify.resume_all) leaves them alone",
                       flush=True)
             env = app_env(database_url, redis_url, api_base=sim_url)
-            for i in range(workers):
-                children.start(f"worker-{i}", [PYTHON, "-m", "flask", "--app", "wsgi", "worker"], env=env)
+            worker_groups = [children.start(f"worker-{i}", [PYTHON, "-m", "flask", "--app", "wsgi", "worker"],
+                                            env=env).pid for i in range(workers)]
             from rq import Worker
 
             # Workers up and listening before 确认: their start-up is not part of the fan-out.
@@ -233,6 +235,8 @@ def run(database_url: str, redis_url: str, workers: int = 2, send_timeout: float
                 # 2. 确认: the task and its recipients, then the fan-out job
                 from jobs.notify import start_dispatch_fanout
 
+                # RSS of the workers and the work horses they fork, polled through 确认 and the sending.
+                memory = proc_memory.PeakSampler(*worker_groups).__enter__()
                 t_confirm = time.time()
                 t0 = time.perf_counter()
                 task, total, unreachable = dispatch.create_task(session, issuer, draft)
@@ -318,6 +322,14 @@ def run(database_url: str, redis_url: str, workers: int = 2, send_timeout: float
             print(f"  exactly one per reachable counselor: {verdict(exactly_once)} (simulator deliveries "
                   f"{counts['deliveries']:,}, duplicates {counts['duplicates']}, messages per user {per_user})",
                   flush=True)
+
+            memory.__exit__(None, None, None)
+            peaks = memory.peaks()
+            peak_mb = max((p["rss"] for p in peaks), default=0) / proc_memory.MB
+            out.update(worker_peak_mb=round(peak_mb, 1), rss_ok=bool(peaks) and peak_mb <= RSS_TARGET_MB,
+                       worker_processes_seen=len(peaks))
+            print(f"  RSS during the fan-out, largest worker or work horse: {peak_mb:.0f} MB over {len(peaks)} "
+                  f"processes (target <= {RSS_TARGET_MB:.0f} MB each: {verdict(out['rss_ok'])})", flush=True)
 
             # 4b. the second half of the baseline, workers stopped, with the message they sent
             for name, proc in list(children.procs):

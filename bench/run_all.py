@@ -6,7 +6,7 @@
 MariaDB runs when --mariadb-url is given or 127.0.0.1:3306 answers (then the
 database `fdy_bench_<preset>` is used, created if missing; an InnoDB buffer pool under 2 GiB is raised
 to 2 GiB when the user may, see bench/common.ensure_buffer_pool). Each step is its own
-process (generate, queries, webhook, fanout); their output streams through
+process (generate, queries, webhook, fanout, pages); their output streams through
 and their BENCH-RESULT lines make the table. Redis: db 9 unless
 --redis-url / BENCH_REDIS_URL says otherwise (the benchmarks flush it).
 """
@@ -28,7 +28,7 @@ from bench.common import (DATA_DIR, DEFAULT_REDIS_URL, PYTHON, ROOT, db_label, d
 # One database per preset, as SQLite has one file per preset: `make bench` (small) must not
 # overwrite the national data set a longer run generated.
 DEFAULT_MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/fdy_bench_{preset}?charset=utf8mb4"
-STEPS = ("generate", "queries", "webhook", "fanout")
+STEPS = ("generate", "queries", "webhook", "fanout", "pages")
 STEP_TIMEOUT = {"small": 900, "tiny": 300, "medium": 3600, "national": 4 * 3600}
 
 
@@ -82,7 +82,7 @@ def fmt(value, spec: str = "") -> str:
 
 def rows_for(results: dict) -> list[tuple[str, str, str, str]]:
     """(metric, target, value, verdict) lines of one database's results."""
-    g, q, w, f = (results.get(s) or {} for s in STEPS)
+    g, q, w, f, pg = (results.get(s) or {} for s in STEPS)
     imp = q.get("import") or {}
     stats = q.get("stats") or {}
     prog = q.get("progress") or {}
@@ -112,6 +112,25 @@ def rows_for(results: dict) -> list[tuple[str, str, str, str]]:
         ("fan-out send rate: workers / raw", "-", f"{fmt(f.get('send_rate'), '.0f')} / {fmt(f.get('raw_rate'), '.0f')} msg/s", "-"),
         ("fan-out ratio workers/raw", ">= 0.7", fmt(f.get("ratio"), ".3f"), v(f.get("ratio_ok"))),
         ("fan-out exactly one per counselor", "yes", fmt(f.get("exactly_once")), v(f.get("exactly_once"))),
+        ("fan-out worker RSS, peak", "<= 300 MB", f"{fmt(f.get('worker_peak_mb'), '.0f')} MB", v(f.get("rss_ok"))),
+        *page_rows(pg, v),
+    ]
+
+
+def page_rows(pg: dict, v) -> list[tuple[str, str, str, str]]:
+    def side(name):
+        r = pg.get(name) or {}
+        return (f"{fmt(r.get('fdy_rate'), '.0f')}/s p99 {fmt(r.get('fdy_p99_ms'), '.0f')} ms, "
+                f"x{fmt(r.get('ratio'), '.2f')} bare")
+
+    peak = max((w["peak_mb"] for w in pg.get("web_workers") or ()), default=None)
+    return [
+        ("pages: cold opens (OAuth), fdy", ">= 150/s, p99 <= 1 s", side("cold"), v(pg.get("cold_ok"))),
+        ("pages: warm task page", ">= 0.6x, p99 <= 50 ms", side("warm"), v(pg.get("warm_ok"))),
+        ("pages: student page", ">= 0.8x bare", side("student"), v(pg.get("student_ok"))),
+        (f"pages: progress ({fmt(pg.get('recipients'), ',')} recipients)", "p99 <= 300 ms", side("progress"),
+         v(pg.get("progress_ok"))),
+        ("pages: web worker RSS, peak", "<= 300 MB", f"{fmt(peak, '.0f')} MB", v(pg.get("rss_ok"))),
     ]
 
 
@@ -122,7 +141,7 @@ def print_table(preset: str, all_results: dict[str, dict]) -> None:
     targets = [r[1] for r in next(iter(per_db.values()))]
     width = max(len(m) for m in metrics) + 2
     print(f"\n=== summary: preset {preset} ===")
-    header = f"{'metric':{width}s} {'target':18s} " + " ".join(f"{label:44s}" for label in labels)
+    header = f"{'metric':{width}s} {'target':22s} " + " ".join(f"{label:44s}" for label in labels)
     print(header)
     print("-" * len(header))
     for i, metric in enumerate(metrics):
@@ -130,7 +149,7 @@ def print_table(preset: str, all_results: dict[str, dict]) -> None:
         for label in labels:
             _m, _t, value, ok = per_db[label][i]
             cells.append(f"{(value + ('  ' + ok if ok != '-' else '')):44s}")
-        print(f"{metric:{width}s} {targets[i]:18s} " + " ".join(cells))
+        print(f"{metric:{width}s} {targets[i]:22s} " + " ".join(cells))
 
 
 def main(argv=None) -> int:
@@ -145,6 +164,7 @@ def main(argv=None) -> int:
     p.add_argument("--webhook-seconds", type=float, default=10.0)
     p.add_argument("--webhook-users", type=int, default=20)
     p.add_argument("--webhook-rounds", type=int, default=3, help="interleaved echo/fdy rounds sharing the seconds")
+    p.add_argument("--pages-seconds", type=float, default=8.0, help="measured seconds per app and page phase")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--json", default=None, help="also write the results to this file")
     args = p.parse_args(argv)
@@ -175,6 +195,8 @@ def main(argv=None) -> int:
         for step in steps:
             if step == "generate":
                 extra = ["--preset", args.preset, "--seed", str(args.seed), "--database-url", url]
+            elif step == "pages":
+                extra = [*common, "--preset", args.preset, "--seconds", str(args.pages_seconds)]
             elif step == "webhook":
                 extra = [*common, "--preset", args.preset, "--seconds", str(args.webhook_seconds),
                          "--users", str(args.webhook_users), "--rounds", str(args.webhook_rounds)]

@@ -7,6 +7,7 @@ the first line of stdout once it listens. Adds two loopback-only endpoints for
 the benchmark (the simulator's own /_sim/stats walks every recorded call):
   GET /_bench/counts     deliveries, duplicates, template sends seen, calls kept
   GET /_bench/per-user[?/tasks/N]  {"<n messages>": <users with n template messages (linking to …/tasks/N)>}
+--oauth-delay-ms delays every OAuth code exchange (WeChat's round trip, for bench/pages.py).
 The recorded call log is trimmed to the last --keep-calls entries so that a
 150,000-message run stays within memory.
 """
@@ -85,6 +86,8 @@ def main(argv=None) -> int:
     p.add_argument("--app-id", default="wxbench0000000000")
     p.add_argument("--app-secret", default="bench-secret")
     p.add_argument("--keep-calls", type=int, default=5000)
+    p.add_argument("--oauth-delay-ms", type=float, default=0.0,
+                   help="every OAuth code exchange (/sns/oauth2/access_token) answers this much later")
     args = p.parse_args(argv)
 
     sim = SimulatorServer(app_url=None, token=args.token, app_id=args.app_id, app_secret=args.app_secret,
@@ -96,6 +99,8 @@ def main(argv=None) -> int:
             if openid:
                 sim.state.add_user(openid=openid, subscribe=following != "0")
                 n += 1
+    if args.oauth_delay_ms > 0:
+        sim.add_faults({"path": "/sns/oauth2/access_token", "delay": args.oauth_delay_ms / 1000.0})
     sim.app = bench_endpoints(sim.app, sim.state)
     stop = threading.Event()
     threading.Thread(target=trim_calls, args=(sim.state, args.keep_calls, stop), daemon=True).start()

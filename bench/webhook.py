@@ -2,12 +2,11 @@
 
     python bench/webhook.py --preset small [--database-url URL] [--users 20] [--seconds 10]
 
-Starts two gunicorn servers (2 sync workers each, free loopback ports): the
+Starts two gunicorn servers (gunicorn.conf.py with 2 workers each, free loopback ports): the
 fdy app (FDY_ENV=development, production code paths, the benchmark's database and Redis db) and
 bench/echo_app.py. N client threads, one per WeChat user (bound counselors
 that received a task), send signed `任务`, `完成 N`, `进展` in turn, each
-request on a fresh connection (gunicorn's sync workers close after each
-reply). After a warm-up of each, echo and fdy alternate in --rounds rounds (so a change
+request on a fresh connection (as WeChat's servers make them). After a warm-up of each, echo and fdy alternate in --rounds rounds (so a change
 in the machine's load hits both alike), each for the same total time.
 Prints requests/s, p50/p99 latency and the ratio fdy/echo, and for each app the machine's
 CPU per request by process (gunicorn workers, redis-server, mariadbd, this load generator,
@@ -29,7 +28,7 @@ from xml.sax.saxutils import escape
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (step_parser, DATA_DIR, PYTHON, TOKEN, Children, app_env, db_label,  # noqa: E402
+from bench.common import (step_parser, DATA_DIR, PYTHON, ROOT, TOKEN, Children, app_env, db_label,  # noqa: E402
                           default_database_url, free_port, make_app, print_json_line, redacted, summary_ms,
                           verdict, wait_http)
 from bench.cpu_meter import CpuMeter, describe  # noqa: E402
@@ -125,8 +124,9 @@ def load(port: int, users: list, commands: list[str], seconds: float, echo: bool
 def start_gunicorn(children: Children, name: str, target: str, env: dict, workers: int) -> tuple[int, int]:
     """(port, process group of the master and its workers)."""
     port = free_port()
-    args = [PYTHON, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "30",
-            "--graceful-timeout", "5", "--log-level", "warning", target]
+    # The production settings (gunicorn.conf.py: worker model, threads) for both apps; -w and -b on top.
+    args = [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "-w", str(workers),
+            "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "--log-level", "warning", target]
     proc = children.start(name, args, env=env)
     wait_http(f"http://127.0.0.1:{port}/healthz" if target == "wsgi:app" else f"http://127.0.0.1:{port}/",
               timeout=60, proc=proc)

@@ -3,8 +3,9 @@
 The webhook reads the change tokens (models/changes.py) in the Redis round trip that claims
 the message (bot/dedupe.py) and keeps them for the request. A cached value is stamped with
 the tokens of the kinds of data it was computed from and is used only while those tokens are
-still current: a commit anywhere that touched them makes every process recompute. Without
-tokens (Redis down, a page request, a commit earlier in this request) nothing is cached.
+still current: a commit anywhere that touched them makes every process recompute. A page
+request reads them in one round trip of its own (`adopt_page_tokens`). Without tokens (Redis
+down, a commit earlier in this request) nothing is cached.
 An age limit catches what no token can see (SQL typed into the database by hand).
 """
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 import time
 from typing import Callable, Hashable
 
+import redis
 from flask import current_app, g, has_request_context
 
 from models import changes
+
+from .store import get_redis
 
 MAX_AGE = 300.0
 _TOKENS = "fdy_change_tokens"
@@ -33,6 +37,19 @@ def adopt_request_tokens(conn, values) -> None:
         changes.ensure_tokens(conn)
     else:
         g.setdefault(_TOKENS, dict(zip(changes.KINDS, values)))
+
+
+def adopt_page_tokens() -> None:
+    """The change tokens for a page request (one MGET), so that its sender comes from the same
+    per-process cache as the webhook's. Redis down: nothing cached, the page still works."""
+    if not has_request_context() or _TOKENS in g:
+        return
+    conn = get_redis()
+    try:
+        values = conn.mget(changes.token_keys())
+    except redis.RedisError:
+        values = None
+    adopt_request_tokens(conn, values)
 
 
 def request_tokens() -> dict | None:

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session
 
+from .freshness import adopt_page_tokens
 from .store import get_redis
 from .wechat_api import WeChatError, get_client
 
@@ -62,6 +63,7 @@ def openid_required(view):
     def wrapper(*args, **kwargs):
         if not session.get("openid"):
             return authorize_redirect(request.full_path.rstrip("?"))
+        adopt_page_tokens()  # the view may then read its visitor from bot.context's cache
         return view(*args, **kwargs)
 
     return wrapper

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, session, url_for
 
+from bot.context import current_sender
 from bot.oauth import openid_required
 from models import db, task_rules
-from models.resolution import resolve
 from models.tasks import Task, local_text
 from models.vocab import TASK_TYPE_SHORT
 
@@ -17,7 +17,7 @@ bp = Blueprint("pages_progress", __name__)
 
 
 def _staff_or_refusal():
-    sender = resolve(db.session, session["openid"])
+    sender = current_sender(session["openid"])
     if sender.account is None:
         return None, (render_template("tasks/refusal.html", message="您的微信还没有绑定平台账号，绑定后即可查看进度。",
                                       link=("去登录绑定", "/auth/login")), 403)

@@ -11,10 +11,15 @@ import secrets
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 
+from sqlalchemy import select
+
+from bot.context import current_sender
+from bot.freshness import StampedCache
 from bot.oauth import openid_required
 from models import db, task_rules
-from models.resolution import resolve
+from models.changes import PEOPLE
 from models.tasks import Task, local_text
+from models.units import Unit
 from models.vocab import TASK_TYPE_SHORT
 
 from ..share_links import student_link
@@ -23,6 +28,8 @@ bp = Blueprint("pages_tasks", __name__)
 
 CONFIDENTIAL_NOTE = "本任务保密，仅限本人学习，无需转发学生"
 SHARE_DESC_MAX = 40
+# Unit names by id, kept while no unit changed (a national dispatch's taps all show the same one).
+_unit_names = StampedCache((PEOPLE,))
 
 
 def share_card(task: Task, account_id: int, issuer_unit: str) -> dict:
@@ -51,8 +58,16 @@ def refusal(message: str, status: int = 403, link: tuple[str, str] | None = None
     return render_template("tasks/refusal.html", message=message, link=link), status
 
 
+def unit_name(unit_id: int | None) -> str:
+    if unit_id is None:
+        return ""
+    return _unit_names.get_or_compute(unit_id, lambda: db.session.scalar(select(Unit.name).where(Unit.id == unit_id))
+                                      or "")
+
+
 def _counselor_or_refusal():
-    sender = resolve(db.session, session["openid"])
+    # The visitor from the webhook's per-process cache (bot/context.py), exactly as fresh as the data.
+    sender = current_sender(session["openid"])
     if sender.account is None:
         if sender.identity is None:
             return None, refusal("您的微信还没有绑定平台账号，绑定后即可查看任务。", 403, ("去登录绑定", "/auth/login"))
@@ -71,7 +86,7 @@ def view_model(task: Task, rec) -> dict:
         "deadline": local_text(task.deadline), "live_start": local_text(task.live_start),
         "live_end": local_text(task.live_end), "opens": local_text(opens), "closes": local_text(closes),
         "completed_at": local_text(rec.completed_at), "checked_in_at": local_text(rec.checked_in_at),
-        "done": task_rules.fully_done(task, rec), "issuer_unit": task.issuer.unit.name if task.issuer else "",
+        "done": task_rules.fully_done(task, rec), "issuer_unit": unit_name(task.issuer_unit_id),
     }
 
 
@@ -91,7 +106,7 @@ def task_list():
 def task_detail(task_id: int):
     account, refused = _counselor_or_refusal()
     if refused:
-        sender = resolve(db.session, session["openid"])
+        sender = current_sender(session["openid"])
         task = db.session.get(Task, task_id)
         if sender.account is not None and sender.account.is_staff and task is not None \
                 and task_rules.can_see(db.session, sender.account, task):

@@ -1,0 +1,156 @@
+"""The pages when a national dispatch makes everyone tap at once (SPEC 8, issue 19).
+
+A page session lasts 7 days; a warm task page reads its visitor from the per-process cache
+that the change tokens keep exact; the code exchange of a cold open never holds the web worker
+that gunicorn.conf.py sets up (a real gunicorn, one worker, WeChat answering late).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from sqlalchemy import event
+
+from tests.test_dispatch import build_world
+from tests.test_login_page import _authorize
+from tests.test_task_commands import make_task
+
+ROOT = Path(__file__).resolve().parent.parent
+WEEK = 7 * 86400
+
+
+def signed_in(live_server, simulator, openid, path):
+    """A phone of its own, through OAuth to `path`: (session, the landing response)."""
+    http = requests.Session()
+    state, code = _authorize(http, live_server, simulator, openid, path=path)
+    landed = http.get(live_server + "/auth/callback", params={"state": state, "code": code})
+    return http, landed
+
+
+def test_page_session_lasts_seven_days(factory, simulator, live_server):
+    openid = simulator.add_user()["openid"]
+    http = requests.Session()
+    state, code = _authorize(http, live_server, simulator, openid)
+    callback = http.get(live_server + "/auth/callback", params={"state": state, "code": code},
+                        allow_redirects=False)
+    assert callback.status_code == 302
+    cookie = next(c for c in http.cookies if c.name == "session")
+    # A browser session cookie (no expiry) would send every tap back through WeChat's code exchange.
+    assert cookie.expires is not None
+    assert abs(cookie.expires - time.time() - WEEK) < 120
+    assert http.get(live_server + "/auth/login", allow_redirects=False).status_code == 200
+
+
+def test_warm_task_page_reads_its_visitor_from_the_cache(app, factory, db, simulator, live_server):
+    world = build_world(factory, simulator)
+    task = make_task(db, world.school_staff, title="高峰任务")
+    db.commit()
+    counselor, openid = world.counselors["cs_ben"], world.openids["cs_ben"]
+    http, first = signed_in(live_server, simulator, openid, f"/tasks/{task.id}")
+    assert first.status_code == 200 and "高峰任务" in first.text
+
+    statements = []
+    engine = app.extensions["fdy.db"].engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        again = http.get(f"{live_server}/tasks/{task.id}")
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert again.status_code == 200 and "高峰任务" in again.text
+    # Only the counselor's copy of the task: who the visitor is and the issuing unit come from caches.
+    assert len(statements) == 1, statements
+
+    # A change anywhere makes every process ask the database again: a deactivated account is
+    # refused at the very next tap.
+    counselor.deactivate()
+    db.commit()
+    refused = http.get(f"{live_server}/tasks/{task.id}")
+    assert refused.status_code == 403 and "账号不存在" in refused.text
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(condition, what: str, timeout: float = 30.0, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"gunicorn exited ({proc.returncode}) before {what}")
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code in (200, 503)
+    except requests.RequestException:
+        return False
+
+
+def test_cold_open_code_exchange_does_not_hold_the_web_worker(factory, db, simulator, database_url, redis_url):
+    """One gunicorn worker as gunicorn.conf.py sets it up; WeChat takes 1.5 s to exchange a code (testing timeout: 2 s).
+    While one phone waits for that, another phone's page is answered by the same worker."""
+    world = build_world(factory, simulator)
+    task = make_task(db, world.school_staff, title="冷启动任务")
+    db.commit()
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
+    env.update(FDY_ENV="testing", DATABASE_URL=database_url, REDIS_URL=redis_url, WECHAT_API_BASE=simulator.url,
+               WECHAT_OAUTH_BASE=simulator.url, PUBLIC_BASE_URL=base, GUNICORN_BIND=f"127.0.0.1:{port}",
+               GUNICORN_WORKERS="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
+                            cwd=str(ROOT), env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        _wait_for(lambda: _answers(base + "/healthz"), "gunicorn to answer", proc=proc)
+        waiting = requests.Session()
+        first = waiting.get(f"{base}/tasks/{task.id}", allow_redirects=False)
+        granted = waiting.get(first.headers["Location"], params={"sim_openid": world.openids["cs_ben"]},
+                              allow_redirects=False)
+        query = parse_qs(urlsplit(granted.headers["Location"]).query)
+        [rule] = simulator.add_faults({"path": "/sns/oauth2/access_token", "delay": 1.5, "times": 1})
+        outcome = {}
+
+        def exchange_code():
+            outcome["callback"] = waiting.get(f"{base}/auth/callback", params={"state": query["state"][0],
+                                              "code": query["code"][0]}, allow_redirects=False, timeout=30)
+            outcome["callback_done"] = time.monotonic()
+
+        exchange = threading.Thread(target=exchange_code)
+        exchange.start()
+        # The one-time rule is used up when the exchange reaches WeChat (before its delay).
+        _wait_for(lambda: all(f["id"] != rule["id"] for f in simulator.state.list_faults()),
+                  "the code exchange to reach WeChat")
+
+        other = requests.get(f"{base}/tasks/{task.id}", allow_redirects=False, timeout=30)
+        other_done = time.monotonic()
+        exchange.join(timeout=30)
+        assert other.status_code == 302  # the other phone's cold open started
+        assert other_done < outcome["callback_done"], "the other phone was answered only after the code exchange"
+        assert outcome["callback"].status_code == 302
+        page = waiting.get(base + outcome["callback"].headers["Location"], timeout=30)
+        assert page.status_code == 200 and "冷启动任务" in page.text
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
