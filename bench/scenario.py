@@ -77,7 +77,7 @@ def dispatch_form(fields: dict | None = None) -> str:
     """The `派发` message a ministry user sends for a task to every counselor of the cohort."""
     fields = fields or task_fields()
     return (f"派发\n标题：{fields['title']}\n类型：{fields['type']}\n届别：{fields['cohort']}\n"
-            f"链接：{fields['link']}\n内容：{fields['content']}")
+            f"链接：{fields['link']}\n给学生：{fields['student']}\n内容：{fields['content']}")
 
 
 def create_task(session, issuer, fields: dict | None = None) -> tuple[tuple[int, int], str]:
@@ -96,7 +96,9 @@ def create_task(session, issuer, fields: dict | None = None) -> tuple[tuple[int,
 
 def task_fields(title: str = "2026届毕业生就业政策学习") -> dict:
     return {"title": title, "type": "就业创业政策", "cohort": MAIN_COHORT,
-            "content": "请各位辅导员学习本通知并组织毕业生了解最新就业创业政策。", "link": "https://example.edu.cn/policy"}
+            "content": "请各位辅导员学习本通知并组织毕业生了解最新就业创业政策。", "link": "https://example.edu.cn/policy",
+            # The student page (SPEC 3): what counselors forward, opened by students in bench/pages.py.
+            "student": "2026届毕业生就业创业政策解读，请同学们认真阅读并按要求完成。"}
 
 
 def create_task_core(session, issuer, fields: dict | None = None) -> tuple[int, int]:
