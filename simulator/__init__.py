@@ -20,7 +20,7 @@ __all__ = ["create_sim_app", "SimulatorServer", "SimState"]
 def create_sim_app(state: SimState | None = None, **config) -> Flask:
     """Build the simulator's Flask app. ``config`` goes to SimState when no
     state is given (token, app_id, app_secret, aes_key, app_url, receipts...)."""
-    from . import api, chat, control
+    from . import api, chat, control, jssdk
 
     app = Flask(__name__)
     app.config["SIM_STATE"] = state if state is not None else SimState(**config)
@@ -29,6 +29,7 @@ def create_sim_app(state: SimState | None = None, **config) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(control.bp)
     app.register_blueprint(chat.bp)
+    app.register_blueprint(jssdk.bp)
     return app
 
 

@@ -60,6 +60,7 @@ class SimState:
             self.token_grants = 0
             self.stable_token: str | None = None
             self.jsapi_ticket: str | None = None
+            self.tickets: set[str] = set()      # every ticket granted (a page may hold an older one)
             self.ticket_grants = 0
             self.shares: list[dict] = []         # share cards pages gave the stand-in JS-SDK
             self.menu: dict | None = None
@@ -253,8 +254,22 @@ class SimState:
         """A new jsapi ticket (the previous one stays valid, as WeChat's does for a while)."""
         with self.lock:
             self.jsapi_ticket = secrets.token_urlsafe(64)[:86]
+            self.tickets.add(self.jsapi_ticket)
             self.ticket_grants += 1
             return self.jsapi_ticket
+
+    def check_jssdk_signature(self, app_id, noncestr, timestamp, url, signature) -> bool:
+        """What wx.config() asks WeChat: was this page signed with one of our tickets?"""
+        import hashlib
+
+        with self.lock:
+            if app_id != self.app_id:
+                return False
+            for ticket in self.tickets:
+                raw = f"jsapi_ticket={ticket}&noncestr={noncestr}&timestamp={timestamp}&url={url}"
+                if hashlib.sha1(raw.encode("utf-8")).hexdigest() == signature:
+                    return True
+            return False
 
     def add_share(self, card: dict) -> dict:
         with self.lock:

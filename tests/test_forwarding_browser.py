@@ -78,3 +78,44 @@ def test_task_without_student_text_says_so_and_configures_no_share(app, world, d
     assert "无需转发学生" in page.inner_text("#share-none")
     assert page.locator("#share, #share-link").count() == 0
     assert simulator.calls("/cgi-bin/ticket/getticket") == []
+
+
+def test_simulator_shows_the_share_card_and_opens_it_as_a_student(app, world, db, page, simulator, live_server,
+                                                                   run_jobs, artifacts_dir):
+    task = make_task(db, world.school_staff, title="春季招聘会", type="招聘会", content="请通知学生",
+                     student_text="3月15日体育馆，带简历。", link="https://fair.example.edu.cn/")
+    from jobs.notify import start_dispatch_fanout
+
+    with app.app_context():
+        start_dispatch_fanout(task.id)
+    run_jobs()
+    openid = world.openids["cs_ben"]
+    login(page, simulator, openid)
+    page.goto(simulator.url + "/")
+    page.wait_for_selector(f"#user-select option[value={openid!r}]", state="attached")
+    page.select_option("#user-select", openid)
+    # The counselor taps the template message: its task page opens and sets the share card.
+    with page.expect_popup() as popup:
+        page.click("#chat-log .msg.template a.tpl-link")
+    counselor_tab = popup.value
+    counselor_tab.wait_for_selector("#share")
+    card = page.wait_for_selector("#chat-log .share-card")
+    assert "春季招聘会" in card.inner_text() and "3月15日体育馆，带简历。" in card.inner_text()
+    assert "签名未通过" not in card.inner_text()
+    assert page.get_attribute("#chat-log .share-card img", "src").endswith("/static/share-icon.png")
+    with page.expect_popup() as popup:
+        page.click("#chat-log .share-card .share-open")
+    phone = popup.value
+    phone.wait_for_selector("#card-title")
+    assert phone.inner_text("#card-title") == "春季招聘会"
+    frame = phone.frame_locator("#student-page")
+    assert frame.locator("#title").inner_text() == "春季招聘会"
+    assert "3月15日体育馆" in frame.locator("#content").inner_text()
+    assert frame.locator("form, button").count() == 0
+    phone.screenshot(path=f"{artifacts_dir}/simulator-student-phone.png")
+    assert simulator.calls("/cgi-bin/ticket/getticket")
+    # The student's frame kept its counting cookie to itself: the counselor's browser has none.
+    # The student's frame kept its counting cookie to itself: opened in the counselor's own
+    # browser, the link finds no cookie there and is given a new one.
+    response = counselor_tab.goto(phone.get_attribute("#card", "data-link"))
+    assert "fdy_sb=" in response.all_headers().get("set-cookie", "")
