@@ -51,3 +51,20 @@ def test_session_cookie_is_secure_on_an_https_site(app, database_url, redis_url,
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     finally:
         https_app.extensions["fdy.db"].engine.dispose()
+
+
+def test_only_the_student_page_may_be_framed(app, client, factory, db):
+    from handlers.share_links import old_token
+    from models.vocab import SCHOOL
+    from tests.test_task_commands import make_task
+
+    school = factory.school()
+    staff = factory.staff(SCHOOL, school)
+    task = make_task(db, staff, student_text="学生版")
+    with app.app_context():
+        resp = client.get(f"/share/{old_token(task.id)}")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Security-Policy"] == "frame-ancestors *"
+    assert "X-Frame-Options" not in resp.headers
+    assert resp.headers["Referrer-Policy"] == "same-origin"
+    assert client.get("/auth/login").headers["X-Frame-Options"] == "DENY"

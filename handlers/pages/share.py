@@ -63,6 +63,9 @@ def shared_task(token: str):
         "share/task.html", task=task, type_name=TASK_TYPE_SHORT.get(task.type, "其他"), issuer_unit=issuer_unit,
         live_start=local_text(task.live_start) if task.is_live else "",
         live_end=local_text(task.live_end) if task.is_live else ""))
+    # Students' pages may be shown inside other pages (a class site, the simulator's phone): they
+    # hold no control and no session, so framing them can trick nobody into anything.
+    response.headers["Content-Security-Policy"] = "frame-ancestors *"
     if account_id is not None:
         browser, new = _browser_id()
         if new:
