@@ -55,8 +55,11 @@ def enqueue(func, *args, queue_name: str = DEFAULT, job_id: str | None = None, a
     Returns the Job, or None when a job with that id already exists.
     """
     q = queue(queue_name)
+    # The description is what dashboards and `jobs list` show: the function, never its arguments
+    # (a phone or an SMS text must not end up on an admin's screen).
+    name = func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
     options = dict(job_id=job_id, unique=job_id is not None, result_ttl=RESULT_TTL, failure_ttl=7 * 86400,
-                   retry=retry)
+                   retry=retry, description=name)
     try:
         if at is not None:
             return q.enqueue_at(at, func, *args, **options, **kwargs)
