@@ -29,14 +29,15 @@ def create_app(config: settings.Config | None = None) -> Flask:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       PERMANENT_SESSION_LIFETIME=7 * 86400)
 
-    from . import (dedupe, freshness, health, logging_setup, oauth, page_headers, robot, sessions, store, wechat_api,
-                   webhook)
+    from . import (dedupe, errors, freshness, health, logging_setup, oauth, page_headers, robot, sessions, store,
+                   wechat_api, webhook)
     import jobs
     import models
     import handlers
     from . import cli
 
     logging_setup.init_app(app)
+    errors.init_app(app)
     sessions.init_app(app)
     page_headers.init_app(app)
     models.init_app(app)
@@ -51,9 +52,5 @@ def create_app(config: settings.Config | None = None) -> Flask:
     app.register_blueprint(oauth.bp)
     handlers.init_app(app)
     cli.init_app(app)
-
-    @app.errorhandler(500)
-    def _internal_error(_exc):
-        return "服务器开小差了，请稍后再试。", 500
 
     return app

@@ -95,6 +95,8 @@ class Config:
     # Former SECRET_KEYs, comma-separated: still accepted (never used to sign) after a rotation,
     # so that page sessions and student links already forwarded keep working (docs/OPERATIONS.md).
     SECRET_KEY_FALLBACKS: str = ""
+    # "text" or "json" (one JSON object per line, with the request or job id: bot/logging_setup.py).
+    LOG_FORMAT: str = "text"
 
     def as_flask_config(self) -> dict:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -188,6 +190,8 @@ def problems(cfg: Config) -> list[str]:
         found.append("WECHAT_AES_KEY must be the 43-character EncodingAESKey（长度应为 43 个字符）")
     if cfg.SMS_BACKEND not in {"console", "http"}:
         found.append("SMS_BACKEND must be 'console' or 'http'")
+    if cfg.LOG_FORMAT not in {"text", "json"}:
+        found.append("LOG_FORMAT must be 'text' or 'json'")
     if cfg.SMS_BACKEND == "http" and not cfg.SMS_HTTP_URL:
         found.append("SMS_HTTP_URL is required when SMS_BACKEND=http（短信网关地址）")
     if cfg.ENV_NAME == "production":

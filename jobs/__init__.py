@@ -87,7 +87,16 @@ def job(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with _app_for_job().app_context():
-            return fn(*args, **kwargs)
+        from rq import get_current_job
+
+        from bot.logging_setup import JOB_ID
+
+        current = get_current_job()
+        token = JOB_ID.set(current.id if current is not None else JOB_ID.get())
+        try:
+            with _app_for_job().app_context():
+                return fn(*args, **kwargs)
+        finally:
+            JOB_ID.reset(token)
 
     return wrapper
