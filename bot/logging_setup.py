@@ -27,9 +27,10 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(context)s]: %(message)s"
 def _masking_factory(base):
     def factory(*args, **kwargs):
         record = base(*args, **kwargs)
-        record.request_id, record.job_id = REQUEST_ID.get(), JOB_ID.get()
-        record.context = (f"rid={record.request_id}" if record.request_id
-                          else f"job={record.job_id}" if record.job_id else "-")
+        # Own attribute names: rq logs with extra={"job_id": …}, which must not collide.
+        record.fdy_request_id, record.fdy_job_id = REQUEST_ID.get(), JOB_ID.get()
+        record.context = (f"rid={record.fdy_request_id}" if record.fdy_request_id
+                          else f"job={record.fdy_job_id}" if record.fdy_job_id else "-")
         try:
             message = record.getMessage()
         except Exception:
@@ -50,7 +51,7 @@ class JsonFormatter(logging.Formatter):
         entry = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
                  "level": record.levelname, "logger": record.name, "msg": record.getMessage()}
         for key in ("request_id", "job_id"):
-            value = getattr(record, key, None)
+            value = getattr(record, "fdy_" + key, None)
             if value:
                 entry[key] = value
         if record.exc_info:

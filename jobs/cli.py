@@ -78,7 +78,7 @@ def list_jobs() -> None:
     alive = status.workers()
     click.echo(f"在线 worker：{len(alive)}")
     for w in alive:
-        click.echo(f"  {w.name}  队列 {','.join(w.queue_names())}  状态 {w.get_state()}")
+        click.echo(f"  {w.name}  队列 {','.join(w.queue_names())}  状态 {_value(w.get_state())}")
     failed = status.failed_jobs()
     click.echo(f"失败的任务：{status.failed_count()}")
     for name, job in failed:
@@ -101,14 +101,23 @@ def show_job(job_id: str) -> None:
     if not Job.exists(job_id, conn):
         raise click.ClickException(f"没有任务 {job_id}（可能已过期）")
     job = Job.fetch(job_id, connection=conn)
-    click.echo(f"任务 {job.id}：{job.func_name}，队列 {job.origin}，状态 {job.get_status()}")
+    state = _value(job.get_status())
+    click.echo(f"任务 {job.id}：{job.func_name}，队列 {job.origin}，状态 {state}（{JOB_STATES.get(state, state)}）")
     meta = job.get_meta()
     if meta.get("progress"):
         click.echo(f"进度：{meta['progress']}")
-    if job.get_status() == "failed":
+    if state == "failed":
         click.echo(f"错误：{status.last_error_line(job)}")
-    elif job.get_status() == "finished":
+    elif state == "finished":
         click.echo(f"结果：{job.return_value()}")
+
+
+JOB_STATES = {"queued": "排队中", "started": "进行中", "finished": "已完成", "failed": "失败", "scheduled": "定时",
+              "deferred": "等待前置任务", "canceled": "已取消", "stopped": "已停止"}
+
+
+def _value(state) -> str:
+    return getattr(state, "value", state) or ""
 
 
 @jobs_group.command("retry", help="把失败的任务重新放回队列。")

@@ -39,8 +39,12 @@ def start_import(path: str, openid: str | None = None, delete_after: bool = Fals
 
 @job
 def run_import(path: str, openid: str | None = None, delete_after: bool = False) -> dict:
+    from rq import get_current_job
+
+    from .progress import JobProgress
+
     name = os.path.basename(path)
-    report = import_graduates(db.session, path)
+    report = import_graduates(db.session, path, progress=JobProgress(get_current_job()))
     text = f"毕业生数据文件 {name}：\n" + report.summary(max_errors=ERRORS_IN_MESSAGE)
     if len(text) > MESSAGE_CHARS:
         text = text[:MESSAGE_CHARS - 30] + "……\n完整错误清单请用命令行 graduates import 查看。"

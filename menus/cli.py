@@ -17,7 +17,7 @@ def init_app(app) -> None:
 
 @menu.command("show")
 def show() -> None:
-    """Print the menus as JSON (default + one conditional menu per role tag)."""
+    """以 JSON 显示菜单：默认菜单，以及每个角色标签一个个性化菜单。"""
     from .data import ROLE_TAGS, all_menus
     from .validate import menu_errors
 
@@ -31,10 +31,10 @@ def show() -> None:
 
 
 @menu.command("push")
-@click.option("--now", is_flag=True, help="Push in this process instead of queueing the job for the worker.")
-@click.option("--wait", default=30, show_default=True, help="Seconds to wait for the worker's result.")
+@click.option("--now", is_flag=True, help="在本进程中直接发布，不交给 worker。")
+@click.option("--wait", default=30, show_default=True, help="等待 worker 返回结果的秒数。")
 def push(now: bool, wait: int) -> None:
-    """Validate and push the menus: default menu + one conditional menu per role tag."""
+    """校验并发布菜单：默认菜单，以及每个角色标签一个个性化菜单。"""
     from jobs.menus import enqueue_push, push_menus_job
 
     if now:

@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 import config as settings
 
-db_cli = AppGroup("db", help="Database schema (Alembic).")
+db_cli = AppGroup("db", help="数据库结构（Alembic 迁移）。")
 
 
 def alembic_config(url: str):
@@ -33,14 +33,14 @@ def upgrade(url: str, revision: str = "head") -> None:
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
 def upgrade_command(revision: str) -> None:
-    """Create or migrate the schema to REVISION (default: head)."""
+    """创建数据库结构或迁移到 REVISION（默认：最新 head）。"""
     upgrade(current_app.config["DATABASE_URL"], revision)
     click.echo("数据库结构已是最新。")
 
 
 @db_cli.command("current")
 def current_command() -> None:
-    """Show the schema revision of the database."""
+    """显示数据库当前的结构版本。"""
     from alembic import command
 
     command.current(alembic_config(current_app.config["DATABASE_URL"]))

@@ -9,15 +9,15 @@ from flask.cli import AppGroup
 
 from .base import db
 
-accounts_cli = AppGroup("accounts", help="Platform accounts.")
-graduates_cli = AppGroup("graduates", help="Graduate employment data.")
+accounts_cli = AppGroup("accounts", help="平台账号。")
+graduates_cli = AppGroup("graduates", help="毕业生就业数据。")
 
 
 @accounts_cli.command("add-ministry")
 @click.option("--name", required=True, help="姓名")
 @click.option("--phone", required=True, help="11位手机号")
 def add_ministry(name: str, phone: str) -> None:
-    """Create a ministry (部级) account; only possible from the command line."""
+    """创建部级账号（只能通过命令行创建）。"""
     from .account_rules import add_ministry_account
 
     result = add_ministry_account(db.session, name=name.strip(), phone=phone.strip(), notify="now")
@@ -28,19 +28,30 @@ def add_ministry(name: str, phone: str) -> None:
 
 @graduates_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--background", is_flag=True, help="作为后台任务导入（需运行 worker）。")
-def import_graduates_command(path: str, background: bool) -> None:
-    """Import graduates from a UTF-8 CSV (header row) or .xlsx file."""
+@click.option("--background", is_flag=True, help="作为后台任务导入（需运行 bulk 队列的 worker），立即返回任务号。")
+@click.option("--quiet", is_flag=True, help="不显示进度条。")
+def import_graduates_command(path: str, background: bool, quiet: bool) -> None:
+    """导入毕业生数据：UTF-8 CSV（首行为表头）或 .xlsx。重复导入同一学号会更新。"""
     if background:
-        from jobs.imports import start_import
+        from jobs.imports import import_job_id, start_import
 
         job = start_import(path)
-        click.echo(f"已排队导入 {os.path.basename(path)}（任务 {job.id}）。" if job is not None
-                   else "该文件已在导入队列中。")
+        if job is None:
+            click.echo(f"该文件已在导入队列中（任务 {import_job_id(path)}）。")
+        else:
+            click.echo(f"已排队导入 {os.path.basename(path)}（任务 {job.id}）。")
+        click.echo(f"查看进度：flask --app wsgi jobs show {job.id if job is not None else import_job_id(path)}")
         return
+    from jobs.progress import ProgressBar
+
     from .importer import import_graduates
 
-    report = import_graduates(db.session, path)
+    bar = None if quiet else ProgressBar()
+    try:
+        report = import_graduates(db.session, path, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     click.echo(report.summary(max_errors=len(report.errors)))
     if report.errors:
         sys.exit(1)

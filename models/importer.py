@@ -355,8 +355,19 @@ def _update_rows(session, table, changed: list[tuple[int, str, dict]]) -> None:
                     [dict(fields_, _id=id_) for id_, _, fields_ in changed])
 
 
-def import_graduates(session, path_or_file, *, filename: str | None = None, batch_size: int = BATCH) -> ImportReport:
-    """Import a CSV or .xlsx of graduates; commits per batch. Never raises for bad data."""
+def _size_of(fh: IO[bytes]) -> int | None:
+    try:
+        return os.fstat(fh.fileno()).st_size or None
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        return None
+
+
+def import_graduates(session, path_or_file, *, filename: str | None = None, batch_size: int = BATCH,
+                     progress=None) -> ImportReport:
+    """Import a CSV or .xlsx of graduates; commits per batch. Never raises for bad data.
+
+    `progress(lines_read, fraction_or_None)` is called after each batch (fraction: of a CSV's bytes).
+    """
     report = ImportReport()
     if filename is None and isinstance(path_or_file, (str, os.PathLike)):
         filename = os.fspath(path_or_file)
@@ -369,7 +380,9 @@ def import_graduates(session, path_or_file, *, filename: str | None = None, batc
     cache = None
     rows = None
     try:
-        rows = _xlsx_rows(fh) if _is_xlsx(fh, filename) else _csv_rows(fh)
+        xlsx = _is_xlsx(fh, filename)
+        size = None if xlsx else _size_of(fh)
+        rows = _xlsx_rows(fh) if xlsx else _csv_rows(fh)
         positions = None
         cache = _UnitCache(session, report)
         for line, cells in rows:
@@ -389,6 +402,8 @@ def import_graduates(session, path_or_file, *, filename: str | None = None, batc
             if len(batch) >= batch_size:
                 _write_batch(session, cache, batch, report)
                 batch = []
+                if progress is not None:
+                    progress(line, min(fh.tell() / size, 1.0) if size else None)
         if positions is None:
             report.errors.append((1, "文件为空：第一行应为表头 " + ",".join(COLUMNS)))
     except ImportError_ as exc:
@@ -400,6 +415,8 @@ def import_graduates(session, path_or_file, *, filename: str | None = None, batc
             fh.close()
     if batch:  # good rows read before a file-level problem are kept too
         _write_batch(session, cache, batch, report)
+    if progress is not None:
+        progress(report.created + report.updated + len(report.errors), 1.0)
     log.info("graduate import: %s created, %s updated, %s bad rows", report.created, report.updated,
              len(report.errors))
     return report

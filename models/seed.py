@@ -22,7 +22,7 @@ from .base import db
 from .units import Unit
 from .vocab import MINISTRY
 
-seed_cli = AppGroup("seed", help="Demo data.")
+seed_cli = AppGroup("seed", help="演示数据。")
 
 PROVINCE = "江苏省"
 # school -> college -> [(major, 专业方向, 学历层次, how many 2026 graduates)]
@@ -272,7 +272,7 @@ def demo_directory() -> list[str]:
 
 @seed_cli.command("demo")
 def demo() -> None:
-    """Load the demo data set (safe to run twice)."""
+    """载入一套演示数据（一个省、两所学校、院系、辅导员、毕业生和几个任务；重复运行无害）。"""
     seed_demo(db.session, echo=click.echo)
     for line in demo_directory():
         click.echo(line)

@@ -122,3 +122,28 @@ def test_a_worker_with_log_format_json_writes_only_json_lines(app, database_url,
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]  # each one JSON
     said = [e for e in lines if e["msg"] == "job says from a worker"]
     assert said and said[0]["job_id"] == job.id
+
+
+def cli_commands(group, prefix=""):
+    import click
+
+    for name, command in group.commands.items():
+        yield prefix + name, command
+        if isinstance(command, click.Group):
+            yield from cli_commands(command, prefix + name + " ")
+
+
+def test_every_cli_command_and_option_has_chinese_help(app):
+    import re
+
+    import click
+
+    chinese = re.compile(r"[\u4e00-\u9fff]")
+    names = []
+    for name, command in cli_commands(app.cli):
+        names.append(name)
+        assert chinese.search(command.help or ""), f"`{name}` has no Chinese help: {command.help!r}"
+        for param in command.params:
+            if isinstance(param, click.Option) and param.name != "help":
+                assert chinese.search(param.help or ""), f"`{name} --{param.name}` has no Chinese help"
+    assert {"check", "worker", "jobs list", "graduates import", "db upgrade"} <= set(names)

@@ -55,8 +55,34 @@ def worker_procs(app, database_url, redis_url, simulator, tmp_path):
     yield start
     for proc in started:
         if proc.poll() is None:
+            # rq's work-horse is a process group of its own: kill it by id, with the worker's group.
+            horses = descendants(proc.pid)
             os.killpg(proc.pid, signal.SIGKILL)
+            for pid in horses:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             proc.wait(timeout=15)
+
+
+def descendants(pid: int) -> list[int]:
+    """Ids of every process below `pid` (from /proc)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        current = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == current]
+        found.extend(children)
+        frontier.extend(children)
+    return found
 
 
 def stop(proc: subprocess.Popen) -> None:
