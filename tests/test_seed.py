@@ -59,3 +59,8 @@ def test_seed_demo_builds_a_believable_set_and_reruns_cleanly(runner, db):
     assert count(db, Task) == 3
     assert {t.type for t in db.scalars(select(Task))} == {"就业创业政策", "招聘会", "就业创业直播课"}
     assert count(db, TaskRecipient) > 0
+    # Written for students too: each demo task has its 给学生 text, apart from the counselors' 内容,
+    # and a link (the fair's page, the live course's room).
+    for task in db.scalars(select(Task)):
+        assert task.student_text and task.student_text != task.content and "辅导员请" not in task.student_text
+        assert task.link
