@@ -69,6 +69,12 @@ def test_task_page_shares_the_student_link_and_a_student_opens_it(app, world, db
         assert [c["name"] for c in student.cookies()] == ["fdy_sb"]
     finally:
         student.close()
+    # Once the opens are written, the counselor's page shows its own count.
+    from jobs.reach import flush_opens
+
+    assert flush_opens() == 1
+    page.reload()
+    assert "已有 1 名学生查看" in page.inner_text("#student-views")
 
 
 def test_task_without_student_text_says_so_and_configures_no_share(app, world, db, page, simulator, live_server):
