@@ -119,6 +119,7 @@ def wechat_api(needs_token=True):
         @wraps(fn)
         def wrapper(**kwargs):
             state = st()
+            started = time.time()  # with the record's "time" (its end): which calls overlapped
             body = _parse_body()
             rec_body = None if body is _INVALID else body
             if body is _INVALID:
@@ -126,7 +127,7 @@ def wechat_api(needs_token=True):
             response, fault = apply_fault(state, request.path, _fault_openid(body), rec_body)
             if response is not None:
                 return response
-            extra = {"fault": fault["id"]} if fault else {}
+            extra = {"started": started, "fault": fault["id"]} if fault else {"started": started}
             if needs_token:
                 tok = request.args.get("access_token")
                 status = state.token_status(tok)

@@ -3,6 +3,11 @@
 They write rows directly (the rules under test live in models/ and are
 exercised through the webhook); every value that must be unique comes from
 a sequence so tests never collide.
+
+An identity's username is never its phone here (`next_username`): an identity made
+outside the platform (学信账号-style) has its own username, and a phone can change
+while the username stays. Joins that should go through the phone (the phone-A rule:
+openid -> identity -> its phone -> account) then fail every test if they use the username.
 """
 from __future__ import annotations
 
@@ -20,6 +25,10 @@ PASSWORD = "Passw0rd!"
 
 def next_phone() -> str:
     return f"139{next(_seq) + 10000000:08d}"[:11]
+
+
+def next_username() -> str:
+    return f"xs_user{next(_seq):06d}"
 
 
 def hash_password(password: str) -> str:
@@ -53,8 +62,9 @@ class Factory:
         return major
 
     # -- people --------------------------------------------------------------
-    def identity(self, phone: str, name: str = "", openid: str | None = None, password: str = PASSWORD) -> Identity:
-        identity = Identity(username=phone, phone=phone, name=name, password_hash=hash_password(password),
+    def identity(self, phone: str, name: str = "", openid: str | None = None, password: str = PASSWORD,
+                 username: str | None = None) -> Identity:
+        identity = Identity(username=username or next_username(), phone=phone, name=name, password_hash=hash_password(password),
                             openid=openid)
         self.session.add(identity)
         self.session.flush()

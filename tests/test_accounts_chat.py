@@ -194,6 +194,21 @@ def test_delete_counselor_scope(org, db):
     assert row.active is False and row.deleted_at is not None
 
 
+def test_sibling_college_of_the_same_school_is_out_of_scope(org, db, factory):
+    # 经济管理学院 and 计算机学院 belong to one school: neither college manages the other's counselors.
+    econ_staff = factory.staff(COLLEGE, org.econ, openid=new_openid())
+    econ_counselor = factory.counselor(org.econ, majors=[org.acc], cohorts=[2026])
+    factory.commit()
+    assert "不在您管理的单位" in org.ask(econ_staff, f"删除账号 {org.counselor.phone}")
+    assert "不在您管理的单位" in org.ask(econ_staff, f"修改届别 {org.counselor.phone} 2027")
+    assert "不在您管理的单位" in org.ask(org.college, f"删除账号 {econ_counselor.phone}")
+    assert "1 名辅导员添加 2028 届" in org.ask(econ_staff, "届别滚动 2028")
+    listing = org.ask(econ_staff, "账号")
+    assert masked(econ_counselor.phone) in listing and masked(org.counselor.phone) not in listing
+    assert active(db, org.counselor.phone).cohorts == [2026]
+    assert active(db, econ_counselor.phone).cohorts == [2026, 2028]
+
+
 def test_change_cohorts_and_roll_over_only_in_senders_unit(org, db, factory):
     mech_c = factory.counselor(org.mech, majors=[org.mech_major], cohorts=[2026])
     factory.commit()

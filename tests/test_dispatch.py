@@ -107,7 +107,8 @@ def test_every_field_error_is_listed_at_once(factory, simulator, wechat, db):
     for needle in ("标题：最多64字", "类型：", "届别：", "研究生", "软件工程学院", "您是不是要找：软件学院",
                    "截止：", "链接：", "保密：", "内容：必填"):
         assert needle in reply, (needle, reply)
-    assert "确认" not in reply.split("\n")[-1] or "派发」查看格式" in reply
+    assert reply.startswith("派发内容有 9 处需要修改") and "回复「确认」派发" not in reply
+    assert reply.endswith("改好后请重新发送整条「派发」消息；回复「派发」查看格式。")
     assert db.scalar(select(Task.id)) is None
 
 

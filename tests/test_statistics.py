@@ -7,6 +7,7 @@ import random
 import re
 from collections import Counter
 
+import pytest
 from sqlalchemy import select, text
 
 from models import Major, Unit
@@ -141,9 +142,9 @@ def test_progress_figures_match_imported_csv(db, factory, wechat, tmp_path, live
 
 
 def test_rate_rounds_half_up_to_one_decimal(db, factory, wechat, tmp_path):
-    # 1 placed of 8 = 12.5% exactly; 1 of 6 = 16.666…% -> 16.7; 2 of 3 -> 66.7.
+    # 1 placed of 16 = 6.25% exactly: a tie, 6.3 half up (6.2 half to even).
     rows = []
-    for i, dest in enumerate(["协议就业"] + ["待就业"] * 7):
+    for i, dest in enumerate(["协议就业"] + ["待就业"] * 15):
         rows.append(dict(zip(HEADER, [f"R{i:05d}", f"学生{i}", "示范省", SCHOOL_NAME, CS, "软件工程", "", "本科",
                                       "2026", dest, "", "", "否"])))
     import_csv(db, write_csv(tmp_path / "r.csv", rows))
@@ -152,8 +153,26 @@ def test_rate_rounds_half_up_to_one_decimal(db, factory, wechat, tmp_path):
     factory.counselor(college, majors=majors_named(db, college, [("软件工程", "")]), cohorts=[2026],
                       study_level="本科", openid=openid)
     factory.commit()
-    assert "落实率 12.5%" in wechat.ask(openid, "进展")
-    assert expected_rate(1, 6) == "16.7" and expected_rate(2, 3) == "66.7" and expected_rate(0, 5) == "0.0"
+    assert "落实率 6.3%" in wechat.ask(openid, "进展")
+
+
+@pytest.mark.parametrize("placed, total, shown", [
+    (1, 16, "6.3"),     # 6.25: a tie, rounded up
+    (5, 16, "31.3"),    # 31.25: a tie whose half-even neighbour is below
+    (3, 16, "18.8"),    # 18.75: a tie that both ways round up
+    (1, 8, "12.5"),     # exact, nothing to round
+    (1, 6, "16.7"),
+    (2, 3, "66.7"),
+    (1, 3, "33.3"),
+    (0, 5, "0.0"),
+    (5, 5, "100.0"),
+    (0, 0, "0.0"),      # nobody: no division
+])
+def test_rate_text_against_literals(placed, total, shown):
+    from models.statistics import rate_text
+
+    assert rate_text(placed, total) == shown
+    assert expected_rate(placed, total) == shown  # the tests' own helper agrees with the literals
 
 
 def test_graduate_summary_matches_imported_csv(db, factory, wechat, tmp_path):

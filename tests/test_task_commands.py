@@ -2,17 +2,19 @@
 签到 N (window edges, clock moved not slept), confidential tasks, 未完成, 触达, 催办 (2 h), 撤销."""
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 import models.tasks as clockmod
 from models.dispatch import Draft, create_task
 from models.tasks import Notification, Task, TaskRecipient, TaskUrge
 from models.vocab import SCHOOL
 from tests.test_dispatch import build_world
-from tests.wechat_client import new_openid
+from tests.wechat_client import WeChatServer, new_openid
 
 
 def make_task(db, issuer, *, title="测试任务", type="其他", cohort=2026, levels=("本科", "硕士"),
@@ -51,6 +53,45 @@ def test_complete_is_idempotent_and_committed(world, wechat, db, monkeypatch):
     assert "已完成" in again and "2026-11-24 10:00" in again and "无需重复" in again
     db.refresh(rec)
     assert rec.completed_at == first_time
+
+
+def test_two_completions_at_once_write_once(world, wechat, db, app):
+    """Two 完成 of one task by one counselor at once (two taps, two devices): both requests read
+    "not done" before either writes; one UPDATE changes the row, and both replies say 已完成."""
+    task = make_task(db, world.school_staff, title="同时完成")
+    openid = world.openids["cs_ben"]
+    engine = app.extensions["fdy.db"].engine
+    both_read = threading.Barrier(2, timeout=30)
+    changed: list[int] = []
+
+    def is_completion(statement: str) -> bool:
+        return statement.lstrip().lower().startswith("update task_recipients set completed_at")
+
+    def hold_until_both_read(conn, cursor, statement, parameters, context, executemany):
+        if is_completion(statement):
+            both_read.wait()
+
+    def count_changed(conn, cursor, statement, parameters, context, executemany):
+        if is_completion(statement):
+            changed.append(cursor.rowcount)
+
+    second = WeChatServer(wechat.base_url, wechat.token, wechat.app_id, wechat.aes_key)
+    event.listen(engine, "before_cursor_execute", hold_until_both_read)
+    event.listen(engine, "after_cursor_execute", count_changed)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            replies = list(pool.map(lambda server: server.ask(openid, f"完成 {task.id}"), (wechat, second)))
+    finally:
+        event.remove(engine, "before_cursor_execute", hold_until_both_read)
+        event.remove(engine, "after_cursor_execute", count_changed)
+
+    assert sorted(changed) == [0, 1]
+    assert all("已完成" in reply for reply in replies), replies
+    assert sorted("无需重复提交" in reply for reply in replies) == [False, True], replies
+    rec = db.scalar(select(TaskRecipient).where(TaskRecipient.task_id == task.id,
+                                                TaskRecipient.account_id == world.counselors["cs_ben"].id))
+    db.refresh(rec)
+    assert rec.completed_at is not None
 
 
 def test_complete_refuses_tasks_not_received(world, wechat, db):

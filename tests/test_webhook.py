@@ -200,6 +200,27 @@ def test_event_retries_deduped_by_sender_time_event_key(wechat):
     assert first.body == again.body and "感谢关注" in first.content
 
 
+def test_repeated_events_with_new_create_time_are_each_handled(wechat, app):
+    """subscribe, unsubscribe, subscribe again within ten minutes (inside the dedupe window):
+    three events, three changes; a late retry of the unsubscribe (its own CreateTime) changes nothing."""
+    from models import Follower, db
+
+    def following(openid):
+        with app.app_context():
+            return db.session.get(Follower, openid).following
+
+    openid = new_openid()
+    t0 = int(time.time())
+    assert "感谢关注" in wechat.event(openid, "subscribe", create_time=t0).content
+    assert following(openid) is True
+    assert wechat.event(openid, "unsubscribe", create_time=t0 + 60).body == "success"
+    assert following(openid) is False
+    assert "感谢关注" in wechat.event(openid, "subscribe", create_time=t0 + 540).content
+    assert following(openid) is True
+    assert wechat.event(openid, "unsubscribe", create_time=t0 + 60).body == "success"  # WeChat's retry
+    assert following(openid) is True
+
+
 def test_handler_exception_is_logged_and_user_gets_apology(wechat, counted_handler, caplog):
     with caplog.at_level(logging.ERROR):
         reply = wechat.text(new_openid(), "boom")
