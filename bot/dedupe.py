@@ -54,7 +54,8 @@ def _run_script(conn: redis.Redis, script: str, keys: tuple, args: tuple) -> lis
 def dedupe_key(fields: dict) -> str:
     msg_id = fields.get("MsgId") or fields.get("MsgID")
     if msg_id and str(fields.get("MsgType", "")).lower() != "event":
-        raw = f"msg|{msg_id}"
+        # With the sender: a replayed or forged MsgId never gets another user's cached reply.
+        raw = f"msg|{fields.get('FromUserName') or ''}|{msg_id}"
     else:
         raw = "|".join(str(fields.get(k) or "") for k in ("FromUserName", "CreateTime", "Event", "EventKey"))
         raw = f"evt|{raw}|{msg_id or ''}"

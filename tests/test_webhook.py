@@ -155,10 +155,10 @@ def test_concurrent_retries_wait_for_first_reply(wechat, counted_handler):
     assert len(set(replies)) == 1 and "第1次处理" in replies[0]
 
 
-def stored_reply(redis_conn, msg_id: int, wait: float = 1.0) -> bytes | None:
+def stored_reply(redis_conn, openid: str, msg_id: int, wait: float = 1.0) -> bytes | None:
     from bot.dedupe import PENDING, dedupe_key
 
-    key = dedupe_key({"MsgId": str(msg_id), "MsgType": "text"})
+    key = dedupe_key({"FromUserName": openid, "MsgId": str(msg_id), "MsgType": "text"})
     deadline = time.monotonic() + wait
     while True:
         value = redis_conn.get(key)
@@ -169,8 +169,9 @@ def stored_reply(redis_conn, msg_id: int, wait: float = 1.0) -> bytes | None:
 def test_reply_is_stored_without_waiting_for_a_later_message(wechat, counted_handler, redis_conn):
     # bot/dedupe.py's ReplyWriter reads Redis's OK only before its next SET: the SET itself must
     # still reach Redis at once, or a retry would find the key pending and get an empty answer.
-    reply = wechat.post(text_xml(new_openid(), "dedupe-probe", msg_id=555000111)).text
-    assert stored_reply(redis_conn, 555000111) == reply.encode()
+    openid = new_openid()
+    reply = wechat.post(text_xml(openid, "dedupe-probe", msg_id=555000111)).text
+    assert stored_reply(redis_conn, openid, 555000111) == reply.encode()
 
 
 def test_reply_store_replaces_a_connection_redis_closed(wechat, counted_handler, redis_conn, monkeypatch):
@@ -181,9 +182,10 @@ def test_reply_store_replaces_a_connection_redis_closed(wechat, counted_handler,
     # and a write into a closed socket does not fail. The paused writer confirms its SET.
     monkeypatch.setattr(dedupe, "CONFIRM_AFTER_IDLE", 0.0)
     redis_conn.client_kill_filter(_type="normal", skipme=True)
-    reply = wechat.post(text_xml(new_openid(), "dedupe-probe", msg_id=555000333)).text
+    openid = new_openid()
+    reply = wechat.post(text_xml(openid, "dedupe-probe", msg_id=555000333)).text
     assert "第2次处理" in reply
-    assert stored_reply(redis_conn, 555000333, wait=0) == reply.encode()
+    assert stored_reply(redis_conn, openid, 555000333, wait=0) == reply.encode()
 
 
 def test_claim_survives_redis_forgetting_its_scripts(wechat, counted_handler, redis_conn):
@@ -191,6 +193,16 @@ def test_claim_survives_redis_forgetting_its_scripts(wechat, counted_handler, re
     xml = text_xml(new_openid(), "dedupe-probe", msg_id=555000444)
     replies = [wechat.post(xml).text for _ in range(2)]
     assert len(counted_handler) == 1 and replies[0] == replies[1]
+
+
+def test_same_msgid_from_two_senders_gets_each_its_own_reply(wechat, counted_handler):
+    # SPEC 10: dedupe keys include the sender. A second user with the first one's MsgId (a
+    # replay, a forgery) is handled as its own message, never answered from the first's reply.
+    first, second = new_openid(), new_openid()
+    a = wechat.send(text_xml(first, "dedupe-probe", msg_id=555000555))
+    b = wechat.send(text_xml(second, "dedupe-probe", msg_id=555000555))
+    assert (a.fields["ToUserName"], b.fields["ToUserName"]) == (first, second)
+    assert len(counted_handler) == 2 and "第1次处理" in a.content and "第2次处理" in b.content
 
 
 def test_event_retries_deduped_by_sender_time_event_key(wechat):
