@@ -6,11 +6,12 @@ specific commands come first and the help fallback last.
 """
 from __future__ import annotations
 
-from . import accounts, binding, counselor, events, help, menus, pages, staff, stats
+from . import accounts, binding, counselor, events, help, menus, pages, questions, staff, stats
 
 
 def register_all(robot) -> None:
     events.register(robot)      # subscribe/unsubscribe, delivery receipts
+    questions.register(robot)   # a command word inside a question: the FAQ answers, not the command
     binding.register(robot)     # 绑定, the 6-digit code, 解绑, 诊断
     accounts.register(robot)    # staff account commands
     staff.register(robot)       # 派发/确认/取消, 进度, 未完成, 触达, 催办, staff 任务
@@ -18,8 +19,10 @@ def register_all(robot) -> None:
     stats.register(robot)       # 进展, 毕业生
     help.register(robot)        # 帮助
     menus.register(robot)       # 发布菜单, menu buttons that stand for a command
-    help.register_fallback(robot)
+    questions.register_fallback(robot)  # near misses, FAQ answers, help
 
 
 def init_app(app) -> None:
     pages.init_app(app)
+    if not app.testing:
+        questions.warm_up()

@@ -18,9 +18,9 @@ from models import account_edits as edits
 from models import account_rules as rules
 from models import people
 from models.privacy import mask_phone
-from models.vocab import COUNSELOR, STUDY_LEVELS
+from models.vocab import COLLEGE, COUNSELOR, MINISTRY, PROVINCE, SCHOOL, STUDY_LEVELS
 
-from .common import MINISTRY_ONLY, STAFF, command, normalize
+from .common import MINISTRY_ONLY, STAFF, command, declare_help, normalize
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,9 @@ def accounts_page(session, actor, page: int) -> str:
 
 
 def register(robot) -> None:
+    declare_help("添加辅导员 张明 13800000000 本科 软件工程 2026", "添加本院系的辅导员", (COLLEGE,))
+    declare_help("添加辅导员 张明 13800000000 计算机学院 本科 软件工程 2026", "添加辅导员", (SCHOOL,))
+
     @command(robot, r"添加辅导员\s*(.*)", needs=STAFF)
     def add_counselor(message, sender, match):
         fields = parse_counselor(_args(match), sender.account.level)
@@ -159,7 +162,8 @@ def register(robot) -> None:
         result = rules.add_counselor(db.session, sender.account, **fields)
         return _reply(result.text("未添加辅导员"))
 
-    @command(robot, r"添加院系账号\s*(.*)", needs=STAFF)
+    @command(robot, r"添加院系账号\s*(.*)", needs=STAFF, levels=(SCHOOL,), help="添加院系账号",
+             example="添加院系账号 王芳 13800000000 计算机学院")
     def add_college(message, sender, match):
         tokens = _args(match)
         if len(tokens) < 3:
@@ -168,7 +172,8 @@ def register(robot) -> None:
                                            college=tokens[2], levels=",".join(tokens[3:]))
         return _reply(result.text("未添加院系账号"))
 
-    @command(robot, r"添加学校账号\s*(.*)", needs=STAFF)
+    @command(robot, r"添加学校账号\s*(.*)", needs=STAFF, levels=(PROVINCE,), help="添加学校账号",
+             example="添加学校账号 李强 13800000000 东湖大学")
     def add_school(message, sender, match):
         tokens = _args(match)
         if len(tokens) < 3:
@@ -177,7 +182,8 @@ def register(robot) -> None:
                                           school="".join(tokens[2:]))
         return _reply(result.text("未添加学校账号"))
 
-    @command(robot, r"添加省级账号\s*(.*)", needs=STAFF)
+    @command(robot, r"添加省级账号\s*(.*)", needs=STAFF, levels=(MINISTRY,), help="添加省级账号",
+             example="添加省级账号 赵敏 13800000000 江苏省")
     def add_province(message, sender, match):
         tokens = _args(match)
         if len(tokens) < 3:
@@ -186,7 +192,7 @@ def register(robot) -> None:
                                             province="".join(tokens[2:]))
         return _reply(result.text("未添加省级账号"))
 
-    @command(robot, r"删除账号\s*(.*)", needs=STAFF)
+    @command(robot, r"删除账号\s*(.*)", needs=STAFF, help="删除下级账号", example="删除账号 13800000000")
     def delete(message, sender, match):
         tokens = _args(match)
         if len(tokens) != 1:
@@ -196,7 +202,8 @@ def register(robot) -> None:
             return refusal(found, "未删除")
         return _reply(rules.delete_account(db.session, sender.account, found.account).text("未删除"))
 
-    @command(robot, r"修改届别\s*(.*)", needs=STAFF)
+    @command(robot, r"修改届别\s*(.*)", needs=STAFF, levels=(PROVINCE, SCHOOL, COLLEGE),
+             help="修改一名辅导员的负责届别", example="修改届别 13800000000 2026,2027")
     def cohorts(message, sender, match):
         tokens = _args(match)
         if len(tokens) < 2:
@@ -207,14 +214,16 @@ def register(robot) -> None:
         result = rules.change_cohorts(db.session, sender.account, found.account, ",".join(tokens[1:]))
         return _reply(result.text("未修改届别"))
 
-    @command(robot, r"届别滚动\s*(.*)", needs=STAFF)
+    @command(robot, r"届别滚动\s*(.*)", needs=STAFF, levels=(PROVINCE, SCHOOL, COLLEGE),
+             help="给管理范围内每名辅导员加上新届别", example="届别滚动 2027")
     def rollover(message, sender, match):
         tokens = _args(match)
         if len(tokens) != 1:
             return _usage("rollover", "届别滚动需要一个届别。")
         return _reply(rules.roll_over(db.session, sender.account, tokens[0]).text("未执行届别滚动"))
 
-    @command(robot, r"修改(?:\s+(.*))?", needs=STAFF)
+    @command(robot, r"修改(?:\s+(.*))?", needs=STAFF, help="修改下级账号（对象可写「账号」列表的序号、姓名或手机）",
+             example="修改 1 手机 13900000000")
     def edit(message, sender, match):
         tokens = _args(match)
         if len(tokens) < 3:
@@ -225,7 +234,7 @@ def register(robot) -> None:
         value = " ".join(tokens[2:]) if edits.field_of(tokens[1]) == edits.COLLEGE_FIELD else ",".join(tokens[2:])
         return _reply(edits.edit(db.session, sender.account, found.account, tokens[1], value).text("未修改"))
 
-    @command(robot, r"重发短信\s*(.*)", needs=STAFF)
+    @command(robot, r"重发短信\s*(.*)", needs=STAFF, help="重发开通账号的短信", example="重发短信 1")
     def resend(message, sender, match):
         tokens = _args(match)
         if len(tokens) != 1:
@@ -236,16 +245,18 @@ def register(robot) -> None:
         result = edits.resend_sms(db.session, sender.account, found.account, lambda: count_resend(found.account.id))
         return _reply(result.text("未重发"))
 
-    @command(robot, r"(?:记录|操作记录|账号记录)", needs=STAFF)
+    @command(robot, r"(?:记录|操作记录|账号记录)", needs=STAFF, help="最近的账号变动记录", example="记录")
     def records(message, sender, match):
         return _reply(records_text(sender.account))
 
     # The menu button 账号 (key ACCOUNTS) is bridged to this command by handlers/menus.py.
-    @command(robot, r"账号\s*(\d{0,6})", needs=STAFF)
+    @command(robot, r"(?:账号|用户管理|账号管理)\s*(\d{0,6})", needs=STAFF, help="下级账号列表（平台的“用户管理”）",
+             example="账号")
     def list_accounts(message, sender, match):
         return accounts_page(db.session, sender.account, int(match.group(1) or 1))
 
-    @command(robot, r"导入毕业生\s*(.*)", needs=MINISTRY_ONLY)
+    @command(robot, r"导入毕业生\s*(.*)", needs=MINISTRY_ONLY, help="导入服务器上的毕业生数据文件",
+             example="导入毕业生 2026届.xlsx")
     def import_file(message, sender, match):
         return _reply(start_import_from_chat(sender, normalize(match.group(1) or "")))
 

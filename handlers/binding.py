@@ -9,7 +9,9 @@ from models import db
 from models.binding import request_bind_code, role_name, unbind, verify_bind_code
 from models.diagnosis import diagnose
 
-from .common import ANY, bind_instructions, click, command, no_account_text
+from models.vocab import LEVELS
+
+from .common import ACCOUNT, ANY, bind_instructions, click, command, no_account_text
 
 
 def login_url() -> str:
@@ -25,7 +27,30 @@ def bind_click_text(sender) -> str:
             f"如需换绑其他账号，请先回复「解绑」，再打开 {login_url()} 登录绑定。")
 
 
+def my_info_text(sender) -> str:
+    """`我的信息`: the sender's own account as the platform shows it, and where to change the password."""
+    account = sender.account
+    lines = ["我的信息", f"姓名：{account.name}（{account.level_name}）", f"单位：{account.unit.full_name}",
+             f"登录账号：{account.phone}（即手机号）"]
+    if account.is_counselor:
+        majors = "、".join(m.label for m in account.majors) or "未设置"
+        cohorts = "、".join(f"{c}届" for c in account.cohorts) or "未设置"
+        lines += [f"层次：{account.study_level or '未设置'}", f"负责专业：{majors}", f"负责届别：{cohorts}",
+                  "专业、届别有误请联系上级管理员修改。"]
+    elif account.levels:
+        lines.append(f"层次：{'、'.join(account.study_levels)}")
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    lines.append(f"修改密码：{base}/auth/forgot （用手机验证码设置新密码）")
+    return "\n".join(lines)
+
+
 def register(robot) -> None:
+    @command(robot, r"(?:我的信息|个人信息|我的账号|账号信息)", needs=ACCOUNT, help="我的账号信息与修改密码",
+             example="我的信息", help_last=True)
+    def my_info(message, sender, match):
+        return my_info_text(sender)
+
+
     def tag_recheck(message):
         """Not a reply: keeps the sender's role tag (and so its menu) in step with its account."""
         from jobs.tags import resync_if_needed
@@ -36,7 +61,8 @@ def register(robot) -> None:
     robot.add_handler(tag_recheck, type="text")
     robot.add_handler(tag_recheck, type="click_event")
 
-    @command(robot, r"绑定(?:手机号?)?\s*(.*)", needs=ANY)
+    @command(robot, r"绑定(?:手机号?)?\s*(.*)", needs=ANY, levels=("",),
+             help="用手机验证码绑定微信", example="绑定 13800000000")
     def bind_command(message, sender, match):
         phone = match.group(1).strip()
         if not phone:
@@ -56,7 +82,8 @@ def register(robot) -> None:
         forget_sender()
         return outcome.message
 
-    @command(robot, r"解绑(?:微信)?", needs=ANY)
+    @command(robot, r"解绑(?:微信)?", needs=ANY, levels=LEVELS, help="解除微信与登录账号的绑定",
+             help_last=True)
     def unbind_command(message, sender, match):
         outcome = unbind(db.session, message.source)
         forget_sender()
@@ -64,7 +91,8 @@ def register(robot) -> None:
             return outcome.message + "\n" + bind_instructions()
         return outcome.message
 
-    @command(robot, r"诊断\s*(\d{11})?", needs=ANY)
+    @command(robot, r"诊断\s*(\d{11})?", needs=ANY, help="检查登录绑定，逐项给出处理办法",
+             help_last=True)
     def diagnose_command(message, sender, match):
         # A message reached us, so the user follows right now.
         return diagnose(db.session, message.source, phone=match.group(1), following=True).text()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
@@ -18,7 +19,7 @@ from flask import current_app
 from bot.context import current_sender
 from models.resolution import NO_ACCOUNT, OK, UNBOUND, Sender
 from models.privacy import phone_tail
-from models.vocab import COUNSELOR, MINISTRY, STAFF_LEVELS
+from models.vocab import COUNSELOR, LEVELS, MINISTRY, STAFF_LEVELS
 
 ANY = "any"            # anyone, bound or not
 ACCOUNT = "account"    # a resolved platform account (any level)
@@ -47,7 +48,7 @@ def bind_instructions() -> str:
     return (
         "您的微信尚未绑定平台账号。绑定方式（任选其一）：\n"
         "1. 回复「绑定 手机号」，如：绑定 13800000000，再回复收到的6位验证码；\n"
-        f"2. 点击菜单「登录绑定」，或打开 {base}/auth/login ，用账号密码登录绑定。\n"
+        f"2. 点击底部菜单「辅导员」→「登录绑定」，或打开 {base}/auth/login ，用账号密码登录绑定。\n"
         "绑定后回复「帮助」查看可用命令；绑定遇到问题请回复「诊断」。"
     )
 
@@ -55,7 +56,7 @@ def bind_instructions() -> str:
 def no_account_text(sender: Sender) -> str:
     tail = phone_tail(sender.identity.phone) if sender.identity else "????"
     return (
-        "账号不存在：当前微信已绑定的身份账号（手机尾号" + tail + "）没有对应的平台账号。\n"
+        "账号不存在：当前微信已绑定的登录账号（手机尾号" + tail + "）没有对应的平台账号。\n"
         "· 如果您的平台账号使用的是另一个手机号，请回复「解绑」，再用该手机号重新绑定；\n"
         "· 如果平台账号就应使用尾号" + tail + "的手机号，请联系上级管理员用该手机号为您创建账号。\n"
         "回复「诊断」可查看详细检查结果。"
@@ -84,6 +85,41 @@ def refusal_for(sender: Sender, needs: str) -> str | None:
 Handler = Callable[..., str | None]
 
 
+@dataclass(frozen=True)
+class HelpLine:
+    """One line of `帮助`, declared with its command: `example` is what to type, `levels` who sees it."""
+    example: str
+    text: str
+    levels: tuple[str, ...]
+    last: bool = False   # the commands every level has (诊断, 帮助…) close the list
+
+
+# Filled by command(): what 帮助 offers (in registration order) and the words commands start with.
+HELP_LINES: dict[str, HelpLine] = {}
+COMMAND_WORDS: set[str] = set()
+_LEADING_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
+
+
+# A task number as users write it: 12, #12, or T12 as template messages print it.
+TASK_NO = r"(?:[Tt#]\s*)?(\d{1,9})"
+
+
+def declare_help(example: str, text: str, levels, last: bool = False) -> None:
+    """A line of 帮助 for a command whose example differs by level (添加辅导员)."""
+    HELP_LINES[example] = HelpLine(example, text, tuple(levels), last)
+
+
+def levels_of(needs: str) -> tuple[str, ...]:
+    """The levels allowed by a `needs` value (ANY also means unbound users: '' stands for them)."""
+    if needs == ANY:
+        return ("", *LEVELS)
+    if needs == ACCOUNT:
+        return LEVELS
+    if needs == STAFF:
+        return STAFF_LEVELS
+    return (needs,)
+
+
 def _checked(fn: Handler, message, needs: str, match):
     """Check the sender may run it, then run it: the one place `needs` is enforced."""
     sender = current_sender(message.source)
@@ -101,9 +137,18 @@ def command_text(message, whole: bool = False) -> str:
     return text
 
 
-def command(robot, pattern: str, needs: str = ACCOUNT, whole: bool = False):
-    """Register a text command. `whole=True` matches the whole message, not its first line."""
+def command(robot, pattern: str, needs: str = ACCOUNT, whole: bool = False, help: str | None = None,
+            example: str | None = None, levels: tuple[str, ...] | None = None, help_last: bool = False):
+    """Register a text command. `whole=True` matches the whole message, not its first line.
+
+    `help` and `example` make it a line of 帮助, shown to `levels` (default: every level `needs`
+    lets in; narrower when the rules behind the command refuse some of them)."""
     regex = re.compile(pattern)
+    word = _LEADING_WORD.match(pattern)
+    if word:
+        COMMAND_WORDS.add(word.group(0))
+    if help:
+        declare_help(example or word.group(0), help, levels or levels_of(needs), help_last)
 
     def decorator(fn: Handler) -> Handler:
         def handle(message):

@@ -12,7 +12,7 @@ from models import task_rules
 from models.tasks import local_text
 from models.vocab import COUNSELOR, TASK_TYPE_SHORT
 
-from .common import ACCOUNT, COUNSELOR_ONLY, command
+from .common import ACCOUNT, COUNSELOR_ONLY, TASK_NO, command
 from .share_links import student_link
 from . import staff
 
@@ -100,27 +100,51 @@ def not_forwarded_note(task_id: int, account_id: int) -> str:
     return f"\n提醒：还没有学生打开您转发的学生页面。请把学生链接转发给学生：{student_link(task_id, account_id)}"
 
 
+def which_task_text(sender, verb: str) -> str:
+    """`完成` or `签到` without a number: the tasks it could mean, and how to answer."""
+    pending, _done, total = task_rules.counselor_task_lines(db.session, sender.account_id)
+    if verb == "签到":
+        lines = [line for line in pending if line.is_live and not line.checked_in_at and line.status != "cancelled"]
+        none = "您没有需要签到的直播课。回复「任务」查看全部任务。"
+    else:
+        lines = [line for line in pending if not line.completed_at and line.status != "cancelled"]
+        none = "您没有待完成的任务。回复「任务」查看近期任务。"
+    if not lines:
+        return none
+    example = f"{verb} {lines[0].id}"
+    items = [f"#{line.id} {_clip(line.title, 20)}" for line in lines]
+    head = [f"请在「{verb}」后加上任务编号，如：{example}。" + ("可选的任务：" if len(lines) > 1 else "您的任务：")]
+    more = "……更多回复「任务」查看" if total > len(pending) else "……"
+    return staff.fit_reply(head, items, [f"回复「{example}」即可。"], more=more)
+
+
 def register(robot) -> None:
-    @command(robot, r"(任务|我的任务|任务列表)", needs=ACCOUNT)
+    @command(robot, r"(完成|签到)(?:了|啦|一下|任务)?", needs=COUNSELOR_ONLY)
+    def which_task_command(message, sender, match):
+        return which_task_text(sender, match.group(1))
+
+
+    @command(robot, r"(任务|我的任务|任务列表|查看任务)", needs=ACCOUNT, help="待办与近期任务", example="任务")
     def tasks_command(message, sender, match):
         if sender.account_level == COUNSELOR:
             return counselor_task_list(sender)
         return staff.staff_task_list(sender)
 
-    @command(robot, r"任务\s*#?(\d{1,9})", needs=ACCOUNT)
+    @command(robot, r"(?:任务|我的任务)?\s*" + r"(?:[Tt#]\s*)(\d{1,9})|任务\s*(\d{1,9})", needs=ACCOUNT,
+             help="任务详情（T12、#12 都可以）", example="任务 12")
     def task_command(message, sender, match):
-        task_id = int(match.group(1))
+        task_id = int(match.group(1) or match.group(2))
         if sender.account.is_counselor:
             return counselor_task_detail(sender, task_id)
         task = staff.visible_task(sender, task_id)
         return staff.staff_task_detail(sender, task) if task else staff._not_found(task_id)
 
-    @command(robot, r"完成\s*#?(\d{1,9})", needs=COUNSELOR_ONLY)
+    @command(robot, r"完成\s*" + TASK_NO, needs=COUNSELOR_ONLY, help="标记任务已完成", example="完成 12")
     def complete_command(message, sender, match):
         task_id = int(match.group(1))
         outcome = task_rules.complete(db.session, sender.account_id, task_id)
         return outcome.text + (not_forwarded_note(task_id, sender.account_id) if outcome.not_forwarded else "")
 
-    @command(robot, r"签到\s*#?(\d{1,9})", needs=COUNSELOR_ONLY)
+    @command(robot, r"签到\s*" + TASK_NO, needs=COUNSELOR_ONLY, help="直播课签到", example="签到 15")
     def checkin_command(message, sender, match):
         return task_rules.check_in(db.session, sender.account, int(match.group(1))).text

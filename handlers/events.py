@@ -30,7 +30,7 @@ def set_following(openid: str, following: bool) -> Follower:
 
 
 def register(robot) -> None:
-    from .help import help_text
+    from .help import help_text, visitor_text
 
     def on_subscribe(message):
         set_following(message.source, True)
@@ -38,6 +38,10 @@ def register(robot) -> None:
         if sender.account is not None and sender.account.is_counselor:
             # A counselor following again gets the messages of open tasks it missed meanwhile.
             enqueue_catch_up(message.source)
+        # Millions of students follow the 24365 account: a follower who is not bound gets its
+        # greeting, which points counselors to the 辅导员 column, never binding prompts.
+        if sender.identity is None:
+            return visitor_text("感谢关注国家24365大学生就业服务平台！")
         return "感谢关注！\n" + help_text(sender)
 
     def on_unsubscribe(message):

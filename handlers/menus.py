@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def register(robot) -> None:
-    @command(robot, r"发布菜单", needs=MINISTRY_ONLY)
+    @command(robot, r"发布菜单", needs=MINISTRY_ONLY, help="校验并发布公众号菜单")
     def publish_menus(message, sender, match):
         from jobs.menus import enqueue_push
 

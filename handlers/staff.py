@@ -18,7 +18,7 @@ from models.privacy import phone_tail
 from models.tasks import Task, local_text
 from models.vocab import TASK_TYPE_SHORT
 
-from .common import STAFF, command
+from .common import ANY, STAFF, TASK_NO, command
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,13 @@ def dispatch_reply(sender, text: str) -> str:
         log.warning("dispatch draft could not be saved (redis down)")
         return "系统暂时无法保存派发草稿，请稍后重新发送。"
     return dispatch_rules.preview_text(draft, total, unreachable)
+
+
+def _has_draft(account_id: int) -> bool:
+    try:
+        return bool(get_redis().exists(dispatch_rules.DRAFT_KEY.format(account_id)))
+    except redis.RedisError:
+        return False
 
 
 def confirm_reply(sender) -> str:
@@ -197,13 +204,36 @@ def staff_task_detail(sender, task: Task) -> str:
     return "\n".join(lines)
 
 
+def which_task_text(sender, verb: str) -> str:
+    """`进度`, `未完成`, `催办`, `撤销` without a number: the tasks it could mean."""
+    tasks = task_rules.staff_tasks(db.session, sender.account, limit=8)
+    if not tasks:
+        return "暂无任务：您还没有派发任务，您管理的辅导员也没有收到任务。回复「派发」查看派发格式。"
+    example = f"{verb} {tasks[0].id}"
+    items = [f"#{task.id} {_clip(task.title, 20)}" for task in tasks]
+    return fit_reply([f"请在「{verb}」后加上任务编号，如：{example}。最近的任务："], items,
+                     [f"回复「{example}」即可；全部任务：{_base()}/progress/"])
+
+
 def register(robot) -> None:
-    @command(robot, r"派发(?:\s.*)?", needs=STAFF)
+    @command(robot, r"(进度|未完成|催办|撤销)(?:任务|情况)?", needs=STAFF)
+    def which_task_command(message, sender, match):
+        return which_task_text(sender, match.group(1))
+
+    @command(robot, r"派发(?:\s.*)?", needs=STAFF, help="发布任务（先回复「派发」看格式）", example="派发")
     def dispatch_command(message, sender, match):
         return dispatch_reply(sender, message.content or "")
 
     @command(robot, r"确认(?:派发)?", needs=STAFF)
     def confirm_command(message, sender, match):
+        return confirm_reply(sender)
+
+    # After a preview people answer as they would a person: 确定, 好的, OK mean 确认. Without a
+    # draft waiting these words are not commands (they fall through to the usual answers).
+    @command(robot, r"(?:确定|好的?|(?i:ok)|是的?|对|可以|没问题|发吧|发送|确认发送)[。.!！]?", needs=ANY)
+    def confirm_alias(message, sender, match):
+        if sender.account is None or sender.account.is_counselor or not _has_draft(sender.account.id):
+            return None
         return confirm_reply(sender)
 
     @command(robot, r"取消(?:派发)?", needs=STAFF)
@@ -214,21 +244,22 @@ def register(robot) -> None:
             dropped = False
         return "已取消，本次派发没有发出。" if dropped else "没有待确认的派发，无需取消。"
 
-    @command(robot, r"进度\s*#?(\d{1,9})", needs=STAFF)
+    @command(robot, r"进度\s*" + TASK_NO, needs=STAFF, help="任务完成进度", example="进度 12")
     def progress_command(message, sender, match):
         task = visible_task(sender, int(match.group(1)))
         return progress_text(sender, task) if task else _not_found(int(match.group(1)))
 
-    @command(robot, r"未完成\s*#?(\d{1,9})", needs=STAFF)
+    @command(robot, r"未完成\s*" + TASK_NO, needs=STAFF, help="未完成的辅导员名单", example="未完成 12")
     def pending_command(message, sender, match):
         task = visible_task(sender, int(match.group(1)))
         return pending_text(sender, task) if task else _not_found(int(match.group(1)))
 
-    @command(robot, r"(触达|触达情况)", needs=STAFF)
+    @command(robot, r"(?:触达|触达情况|辅导员触达情况|关注绑定情况|查看辅导员触达情况)", needs=STAFF,
+             help="辅导员关注与绑定情况（平台的“辅导员触达情况”）", example="触达")
     def reach_command(message, sender, match):
         return reach_text(sender)
 
-    @command(robot, r"催办\s*#?(\d{1,9})", needs=STAFF)
+    @command(robot, r"催办\s*" + TASK_NO, needs=STAFF, help="提醒未完成的辅导员（每2小时一次）", example="催办 12")
     def urge_command(message, sender, match):
         task = visible_task(sender, int(match.group(1)))
         if task is None:
@@ -249,7 +280,7 @@ def register(robot) -> None:
                         f"请几分钟后再回复「催办 {task.id}」。")
         return result.text
 
-    @command(robot, r"撤销\s*#?(\d{1,9})", needs=STAFF)
+    @command(robot, r"撤销\s*" + TASK_NO, needs=STAFF, help="撤销自己派发的任务", example="撤销 12")
     def withdraw_command(message, sender, match):
         task = visible_task(sender, int(match.group(1)))
         if task is None:

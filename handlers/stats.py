@@ -102,7 +102,8 @@ def lookup_text(sender: Sender, query: str) -> str:
 
 
 def register(robot) -> None:
-    @command(robot, r"(进展|就业进展)", needs=ACCOUNT)
+    @command(robot, r"(?:进展|就业进展|就业进展情况|查看就业进展|查看就业进展情况|进展情况)", needs=ACCOUNT,
+             levels=(COUNSELOR,), help="就业统计（平台的“查看就业进展情况”）", example="进展")
     def progress_command(message, sender, match):
         return progress_text(sender)
 
@@ -111,10 +112,12 @@ def register(robot) -> None:
     def progress_click(message, sender, match):
         return progress_text(sender)
 
-    @command(robot, r"毕业生(?:信息)?", needs=ACCOUNT)
+    @command(robot, r"毕业生(?:信息)?", needs=ACCOUNT, levels=(COUNSELOR,), help="毕业生信息汇总",
+             example="毕业生")
     def graduates_command(message, sender, match):
         return graduates_text(sender)
 
-    @command(robot, r"毕业生 (.{1,20})", needs=ACCOUNT)
+    @command(robot, r"毕业生 (.{1,20})", needs=ACCOUNT, levels=(COUNSELOR,), help="按姓名或学号查毕业生",
+             example="毕业生 张三")
     def lookup_command(message, sender, match):
         return lookup_text(sender, match.group(1).strip())

@@ -21,7 +21,7 @@ from .privacy import mask_phone
 from .scope import in_scope_clause
 from .sms import deliver_later, queue_sms
 from .tasks import local_text
-from .vocab import COLLEGE, COUNSELOR, PROVINCE, SCHOOL, STUDY_LEVELS
+from .vocab import COLLEGE, COUNSELOR, PROVINCE, SCHOOL, SMS_SIGNATURE, STUDY_LEVELS
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ FIELDS_OF_LEVEL = {
     COLLEGE: (NAME, PHONE, COLLEGE_FIELD, LEVELS),
     COUNSELOR: (NAME, PHONE, COLLEGE_FIELD, LEVELS, MAJORS, COHORTS),
 }
-MOVED_TEXT = ("【全国高校毕业班辅导员就业工作平台】您的{level}账号手机号已改为本号码。登录账号：{username}，"
+MOVED_TEXT = (SMS_SIGNATURE + "您的{level}账号手机号已改为本号码。登录账号：{username}，"
               "密码不变；如忘记密码，可在登录页用本手机号的短信验证码重置。")
 RESEND_LIMIT = 3  # 重发短信 per account per day
 

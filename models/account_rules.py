@@ -257,9 +257,9 @@ def _create(session, actor: Account | None, *, level: str, name: str, phone: str
     log.info("account %s (%s) created by %s", account.id, level, actor.id if actor else "cli")
     _sync_role_tag(link.identity)
     if link.created:
-        sms_note = "已向该手机号发送短信：身份账号已开通，账号为手机号，含初始密码。"
+        sms_note = "已向该手机号发送短信：登录账号已开通，账号为手机号，含初始密码。"
     else:
-        sms_note = f"该手机号已有身份账号（账号：{mask_phone(link.identity.username)}），已关联，并短信提示其使用原账号密码登录。"
+        sms_note = f"该手机号已有登录账号（账号：{mask_phone(link.identity.username)}），已关联，并短信提示其使用原账号密码登录。"
     if notify == "now":
         try:
             deliver(sms_row, session)

@@ -31,6 +31,7 @@ from .identity import Identity, SmsCode, check_password, hash_password
 from .privacy import is_mobile, mask_phone, phone_tail
 from .resolution import active_account_by_phone
 from .send_limits import CAP_MESSAGE, claim_send
+from .vocab import SMS_SIGNATURE
 
 log = logging.getLogger(__name__)
 
@@ -68,21 +69,22 @@ class Outcome:
 
 # -- texts ----------------------------------------------------------------------
 def case1_text(phone: str, bound: bool = False) -> str:
-    head = "已绑定身份账号，但" if bound else ""
+    head = "已绑定登录账号，但" if bound else ""
     return (
         f"{head}账号不存在：没有使用手机号 {mask_phone(phone)} 的平台账号。\n"
         f"处理办法：请联系您的上级管理员（辅导员找院系或学校，院系找学校，学校找省级）"
         f"用手机号 {mask_phone(phone)} 为您创建平台账号，手机号必须完全一致；创建后即可使用，无需重新绑定。\n"
-        "如果您的平台账号用的是另一个手机号，请回复「解绑」后，用那个手机号重新绑定。"
+        + ("如果您的平台账号用的是另一个手机号，请回复「解绑」后，用那个手机号重新绑定。" if bound else
+           "如果您的平台账号用的是另一个手机号，请改用那个手机号绑定（回复「绑定 手机号」）。")
     )
 
 
 def case2_text(bound_phone: str, wanted_phone: str | None = None, bound_has_account: bool = False) -> str:
     target = f"手机号 {mask_phone(wanted_phone)}" if wanted_phone else "您的平台账号手机号"
     if bound_has_account:
-        head = f"当前微信已绑定另一个身份账号（手机尾号{phone_tail(bound_phone)}），一个微信只能绑定一个账号。\n"
+        head = f"当前微信已绑定另一个登录账号（手机尾号{phone_tail(bound_phone)}），一个微信只能绑定一个账号。\n"
     else:
-        head = (f"账号不存在：当前微信已绑定另一个身份账号（手机尾号{phone_tail(bound_phone)}），"
+        head = (f"账号不存在：当前微信已绑定另一个登录账号（手机尾号{phone_tail(bound_phone)}），"
                 "该手机号没有平台账号。\n")
     return head + f"处理办法：先回复「解绑」解除现有绑定，再回复「绑定 {wanted_phone or '手机号'}」用{target}重新绑定。"
 
@@ -142,7 +144,7 @@ def _code_hash(purpose: str, phone: str, code: str) -> str:
 
 def sms_content(purpose: str, code: str) -> str:
     what = "绑定微信" if purpose == PURPOSE_BIND else "重置密码"
-    return (f"【毕业班辅导员就业工作平台】验证码 {code}，5分钟内有效，用于{what}。"
+    return (f"{SMS_SIGNATURE}验证码 {code}，5分钟内有效，用于{what}。"
             "请勿告诉他人；如非本人操作，请忽略本短信。")
 
 
@@ -269,7 +271,7 @@ def bind_with_password(session: Session, openid: str, login: str, password: str)
         if identity is None:
             session.rollback()
             phone = login_digits if is_mobile(login_digits) else None
-            return Outcome(False, "not_found", "账号不存在：没有找到该用户名或手机号的身份账号，请核对后重试。",
+            return Outcome(False, "not_found", "账号不存在：没有找到该用户名或手机号的登录账号，请核对后重试。",
                            phone=phone)
         session.commit()
     identity_id, phone = identity.id, identity.phone
@@ -300,7 +302,7 @@ def request_reset_code(session: Session, phone: str, openid: str | None = None) 
     identity = identity_for_phone(session, phone)
     if identity is None:
         session.rollback()
-        return Outcome(False, "not_found", "账号不存在：没有使用该手机号的身份账号。" + case1_text(phone).split("\n", 1)[1],
+        return Outcome(False, "not_found", "账号不存在：没有使用该手机号的登录账号。" + case1_text(phone).split("\n", 1)[1],
                        phone=phone)
     session.commit()
     return _issue_code(session, phone, PURPOSE_RESET, openid, deferred=False)
@@ -332,7 +334,7 @@ def reset_password(session: Session, phone: str, code: str, new_password: str) -
         return refusal
     identity = identity_by_phone(session, phone)
     if identity is None:
-        return Outcome(False, "not_found", "账号不存在：没有使用该手机号的身份账号。", phone=phone)
+        return Outcome(False, "not_found", "账号不存在：没有使用该手机号的登录账号。", phone=phone)
     identity.password_hash = hash_password(new_password)
     identity.failed_logins = 0
     identity.locked_until = None
@@ -383,8 +385,8 @@ def unbind(session: Session, openid: str) -> Outcome:
     session.commit()
     sync_tags([openid])
     return Outcome(True, "unbound",
-                   f"已解除微信与身份账号（手机尾号{phone_tail(phone)}）的绑定。\n"
-                   "重新绑定：回复「绑定 手机号」，或点击菜单「登录绑定」用账号密码登录。", phone=phone)
+                   f"已解除微信与登录账号（手机尾号{phone_tail(phone)}）的绑定。\n"
+                   "重新绑定：回复「绑定 手机号」，或点击底部菜单「辅导员」→「登录绑定」用账号密码登录。", phone=phone)
 
 
 def catch_up_reach(openid: str) -> None:

@@ -63,7 +63,7 @@ class Diagnosis:
         return self.outcome == ALL_OK
 
     def text(self) -> str:
-        head = "诊断结果（手机号A规则，四项都 ✔ 才能使用平台）：" if self.phone or self.outcome != UNBOUND else \
+        head = "诊断结果（四项都 ✔ 才能使用平台）：" if self.phone or self.outcome != UNBOUND else \
             "诊断结果：您的微信尚未绑定账号。"
         return "\n".join([head, *(c.line() for c in self.checks), self.advice]).strip()
 
@@ -103,17 +103,17 @@ def diagnose(session: Session, openid: str, phone: str | None = None, following:
     following = sender.following if following is None else following
     source = "您提供的手机号"
     if not phone and bound is not None:
-        phone, source = bound.phone, "来自本微信绑定的身份账号"
+        phone, source = bound.phone, "来自本微信绑定的登录账号"
     if not phone:
         phone = _latest_code_phone(session, openid)
         source = "您最近申请绑定的手机号"
     checks: list[Check] = []
     if phone is None:
-        checks.append(Check(1, "手机号A", False, "未知（本微信还没有绑定身份账号）",
-                            "回复「绑定 手机号」并回复收到的验证码；或点击菜单「登录绑定」用账号密码登录"))
+        checks.append(Check(1, "手机号", False, "未知（本微信还没有绑定登录账号）",
+                            "回复「绑定 手机号」并回复收到的验证码；或点击底部菜单「辅导员」→「登录绑定」用账号密码登录"))
         checks.append(Check(2, "平台账号", None, "确定手机号后检查（可回复「诊断 手机号」检查某个手机号）"))
-        checks.append(Check(3, "身份账号", None, "确定手机号后检查"))
-        checks.append(_follow_check(following, bound_ok=False, detail_unbound="微信尚未绑定身份账号",
+        checks.append(Check(3, "登录账号", None, "确定手机号后检查"))
+        checks.append(_follow_check(following, bound_ok=False, detail_unbound="微信尚未绑定登录账号",
                                     fix_unbound="按第1项的方法绑定"))
         advice = "完成绑定后，再回复「诊断」复查。"
         return Diagnosis(None, NOT_FOLLOWING if not following else UNBOUND, checks, advice)
@@ -122,7 +122,7 @@ def diagnose(session: Session, openid: str, phone: str | None = None, following:
     account = active_account_by_phone(session, phone)
     identity = identity_by_phone(session, phone)
     bound_elsewhere = bound is not None and bound.phone != phone
-    checks.append(Check(1, "手机号A", True, f"{masked}（{source}）"))
+    checks.append(Check(1, "手机号", True, f"{masked}（{source}）"))
 
     # Whose account a phone belongs to is shown only to the WeChat bound to that phone.
     proven = bound is not None and bound.phone == phone
@@ -138,23 +138,23 @@ def diagnose(session: Session, openid: str, phone: str | None = None, following:
         checks.append(Check(2, "平台账号", False, f"账号不存在：没有使用 {masked} 的平台账号", fix))
 
     if identity is not None:
-        checks.append(Check(3, "身份账号", True,
+        checks.append(Check(3, "登录账号", True,
                             f"存在（用户名 {mask_phone(identity.username)}）" if proven else "存在"))
     elif account is not None:
-        checks.append(Check(3, "身份账号", False, f"没有手机号为 {masked} 的身份账号",
-                            f"回复「绑定 {phone}」，验证短信后会自动补建身份账号"))
+        checks.append(Check(3, "登录账号", False, f"没有手机号为 {masked} 的登录账号",
+                            f"回复「绑定 {phone}」，验证短信后会自动补建登录账号"))
     else:
-        checks.append(Check(3, "身份账号", False, f"没有手机号为 {masked} 的身份账号",
-                            "平台账号创建后会自动生成身份账号，并以短信通知登录信息"))
+        checks.append(Check(3, "登录账号", False, f"没有手机号为 {masked} 的登录账号",
+                            "平台账号创建后会自动生成登录账号，并以短信通知登录信息"))
 
     if bound_elsewhere:
         other_has_account = active_account_by_phone(session, bound.phone) is not None
         prefix = "" if other_has_account else "账号不存在："
         checks.append(Check(4, "关注并绑定", False,
-                            f"{prefix}本微信已绑定另一个身份账号（手机尾号{phone_tail(bound.phone)}）",
+                            f"{prefix}本微信已绑定另一个登录账号（手机尾号{phone_tail(bound.phone)}）",
                             f"回复「解绑」，再回复「绑定 {phone}」重新绑定"))
     elif bound is None:
-        checks.append(_follow_check(following, bound_ok=False, detail_unbound="微信尚未绑定该身份账号",
+        checks.append(_follow_check(following, bound_ok=False, detail_unbound="微信尚未绑定该登录账号",
                                     fix_unbound=f"回复「绑定 {phone}」并回复验证码，或用「登录绑定」页面账号密码登录"))
     else:
         checks.append(_follow_check(following, bound_ok=True))
@@ -183,4 +183,4 @@ def _follow_check(following: bool, bound_ok: bool, detail_unbound: str = "", fix
                      "请关注「国家24365大学生就业服务平台」公众号（取消关注后需重新关注），然后再绑定")
     if not bound_ok:
         return Check(4, "关注并绑定", False, f"已关注公众号，但{detail_unbound}", fix_unbound)
-    return Check(4, "关注并绑定", True, "已关注公众号，微信已绑定该身份账号")
+    return Check(4, "关注并绑定", True, "已关注公众号，微信已绑定该登录账号")

@@ -15,11 +15,12 @@ from sqlalchemy import select
 
 from .accounts import Account
 from .identity import Identity, hash_password
+from .vocab import SMS_SIGNATURE
 
 EXISTING_TEXT = "温馨提示：您的账号已存在，请使用原账号密码进行登录（账号：{username}）"
 NEW_TEXT = (
-    "【全国高校毕业班辅导员就业工作平台】您的{level}账号已开通。账号：{username}，初始密码：{password}。"
-    "请关注“国家24365大学生就业服务平台”服务号，点击菜单“登录绑定”登录，并尽快修改密码。"
+    SMS_SIGNATURE + "您的{level}账号已开通。账号：{username}，初始密码：{password}。"
+    "请关注“国家24365大学生就业服务平台”服务号，点击底部菜单“辅导员”→“登录绑定”登录，并尽快修改密码。"
 )
 
 # Letters and digits that cannot be misread on a phone screen (no 0/O, 1/l/I).

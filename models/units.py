@@ -47,7 +47,7 @@ class Unit(Base):
         while unit is not None and unit.kind != MINISTRY:
             parts.append(unit.name)
             unit = unit.parent
-        return "".join(reversed(parts)) or self.name
+        return " · ".join(reversed(parts)) or self.name
 
     def __repr__(self) -> str:
         return f"<Unit {self.kind} {self.name!r}>"

@@ -27,3 +27,6 @@ LIVE_TASK_TYPE = "就业创业直播课"
 
 DESTINATIONS = ("协议就业", "合同就业", "灵活就业", "自主创业", "升学", "出国出境", "应征入伍", "基层项目", "待就业", "暂不就业")
 NOT_PLACED = ("待就业", "暂不就业")
+
+# Every SMS the platform sends starts with this one signature (the gateway registers one).
+SMS_SIGNATURE = "【全国高校毕业班辅导员就业工作平台】"

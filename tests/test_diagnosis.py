@@ -78,7 +78,7 @@ def test_unbound_user_with_a_phone_to_check(factory, db, simulator, live_server)
     reply = say(simulator, openid, "诊断 " + counselor.phone)
     marks = lines(reply)
     assert [m[0] for m in marks] == ["✔", "✔", "✘", "✘"], reply
-    assert "自动补建身份账号" in reply
+    assert "自动补建登录账号" in reply
     assert counselor.name not in reply  # whose phone it is stays private until it is bound here
     # With no platform account either: case 1's fix.
     reply = say(simulator, openid, "诊断 13799998888")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from menus.data import ROLE_TAGS, all_menus, click, view
+from menus.data import FDY_COLUMN, ROLE_TAGS, account_columns, all_menus, click, view
 from menus.validate import MenuError, menu_errors, validate_menus
 
 
@@ -19,31 +19,39 @@ def sub_names(button):
 
 # -- data -------------------------------------------------------------------------
 def test_menus_follow_the_spec(app):
-    menus = all_menus({"PUBLIC_BASE_URL": "https://fdy.example.edu.cn/", "NEWS_URL": "https://news.example/"})
-    default, counselor, staff = menus["default"], menus["counselor"], menus["staff"]
-    flat = lambda buttons: [b["name"] for top in buttons for b in (top.get("sub_button") or [top])]  # noqa: E731
-    assert sorted(flat(default)) == sorted(["登录绑定", "诊断", "帮助", "就业资讯"])
-    assert names(counselor)[:2] == ["我的任务", "就业进展"]
-    assert sub_names(counselor[2]) == ["毕业生", "诊断", "帮助", "就业资讯", "登录绑定"]
-    assert names(staff)[:2] == ["任务", "触达"]
-    assert sub_names(staff[2]) == ["账号", "诊断", "帮助", "登录绑定"]
-    assert counselor[0]["url"] == "https://fdy.example.edu.cn/tasks/"
-    assert counselor[1]["url"] == "https://fdy.example.edu.cn/stats"
-    assert default[0]["url"] == "https://fdy.example.edu.cn/auth/login"
-    assert default[2]["sub_button"][1]["url"] == "https://news.example/"
+    config = {"PUBLIC_BASE_URL": "https://fdy.example.edu.cn/", "NEWS_URL": "https://news.example/"}
+    menus = all_menus(config)
+    columns = account_columns(config)
+    assert [c["name"] for c in columns] == ["找工作", "就业资讯"] and columns[1]["url"] == "https://news.example/"
     for buttons in menus.values():
+        # The 24365 account's own columns stay in every menu; fdy's column is 辅导员.
+        assert buttons[:-1] == columns and buttons[-1]["name"] == FDY_COLUMN == "辅导员"
         assert menu_errors(buttons) == []
+    default, counselor, staff = (menus[k][-1] for k in ("default", "counselor", "staff"))
+    assert sub_names(default) == ["登录绑定", "诊断", "帮助"]
+    assert sub_names(counselor) == ["我的任务", "就业进展", "毕业生", "诊断", "帮助"]
+    assert sub_names(staff) == ["任务", "触达", "账号", "诊断", "帮助"]
+    assert counselor["sub_button"][0]["url"] == "https://fdy.example.edu.cn/tasks/"
+    assert counselor["sub_button"][1]["url"] == "https://fdy.example.edu.cn/stats"
+    assert default["sub_button"][0]["url"] == "https://fdy.example.edu.cn/auth/login"
+
+
+def test_account_columns_are_data(tmp_path):
+    data = {"columns": [{"type": "view", "name": "校园招聘", "url": "{NEWS_URL}jobs"}]}
+    path = tmp_path / "columns.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert account_columns({"NEWS_URL": "https://n.example/"}, path) == [view("校园招聘", "https://n.example/jobs")]
 
 
 # -- validation ---------------------------------------------------------------------
-def test_fourth_top_button_is_reported_with_its_path():
+def test_fourth_top_button_is_reported_in_words():
     buttons = [click(f"按钮{i}", f"K{i}") for i in range(4)]
-    assert menu_errors(buttons) == ["button[3]: 超过3个一级菜单"]
+    assert menu_errors(buttons) == ["第4个一级菜单「按钮3」：一级菜单最多3个"]
 
 
-def test_sixth_sub_button_is_reported_with_its_path():
+def test_sixth_sub_button_is_reported_in_words():
     buttons = [click("诊断", "D"), {"name": "更多", "sub_button": [click(f"子{i}", f"K{i}") for i in range(6)]}]
-    assert menu_errors(buttons) == ["button[1].sub_button[5]: 超过5个子菜单"]
+    assert menu_errors(buttons) == ["第2个一级菜单「更多」的第6个子菜单「子5」：每个一级菜单最多5个子菜单"]
 
 
 def test_names_keys_urls_and_types():
@@ -60,28 +68,31 @@ def test_names_keys_urls_and_types():
         {"name": "", "type": "click", "key": "C"},
     ]
     errors = menu_errors(buttons)
+    more = "第2个一级菜单「更多」的"
     assert errors == [
-        "button[0].name: 名称超过16字节（「一二三四五六」为18字节）",
-        f"button[1].sub_button[0].name: 名称超过60字节（「{'好' * 21}」为63字节）",
-        "button[1].sub_button[1].key: key 超过128字节（129字节）",
-        "button[1].sub_button[2].url: 链接超过1024字节（1028字节）",
-        "button[1].sub_button[3].type: 不支持的按钮类型 'bogus'",
-        "button[1].sub_button[4].url: 链接须以 http:// 或 https:// 开头",
-        "button[2].name: 名称不能为空",
+        "第1个一级菜单「一二三四五六」：名称超过16字节（「一二三四五六」为18字节，一个汉字3字节）",
+        f"{more}第1个子菜单「{'好' * 21}」：名称超过60字节（「{'好' * 21}」为63字节，一个汉字3字节）",
+        f"{more}第2个子菜单「键」：按钮标识（key）超过128字节（129字节）",
+        f"{more}第3个子菜单「链接」：网址超过1024字节（1028字节）",
+        f"{more}第4个子菜单「怪」：不支持的按钮类型「bogus」",
+        f"{more}第5个子菜单「无协议」：网址须以 http:// 或 https:// 开头",
+        "第3个一级菜单：名称不能为空",
     ]
+    # Words only: no Python paths or reprs reach an admin.
+    assert not [e for e in errors if "button[" in e or "'" in e]
 
 
 def test_limits_are_inclusive():
     ok = [click("一二三四五", "K" * 128),
           {"name": "更多", "sub_button": [view("好" * 20, "https://e.example/" + "x" * 1006)] * 5}]
     assert menu_errors(ok) == []
-    assert menu_errors([]) == ["button: 菜单至少需要1个一级菜单"]
+    assert menu_errors([]) == ["菜单至少需要1个一级菜单"]
 
 
 def test_validate_menus_names_the_menu():
     with pytest.raises(MenuError) as info:
         validate_menus({"staff": [click("任务", "T")] * 4})
-    assert info.value.errors == ["staff.button[3]: 超过3个一级菜单"]
+    assert info.value.errors == ["工作人员菜单：第4个一级菜单「任务」：一级菜单最多3个"]
 
 
 # -- push ------------------------------------------------------------------------------
@@ -103,12 +114,14 @@ def test_push_creates_tags_default_and_conditional_menus(app, ctx, simulator):
     rules = [c["json"]["matchrule"] for c in conditional]
     assert rules == [{"tag_id": str(tags["辅导员"])}, {"tag_id": str(tags["工作人员"])}]
     assert all(c["response"].get("menuid") for c in conditional)
-    assert names(simulator.state.menu["button"]) == ["登录绑定", "诊断", "更多"]
+    assert names(simulator.state.menu["button"]) == ["找工作", "就业资讯", "辅导员"]
+    assert sub_names(simulator.state.menu["button"][2]) == ["登录绑定", "诊断", "帮助"]
 
     # A tagged user sees its role's menu; others the default one.
     counselor = simulator.add_user(openid="oCounselorMenu000000000000001")
     simulator.state.users[counselor["openid"]]["tagid_list"].append(tags["辅导员"])
-    assert names(simulator.state.menu_for(counselor["openid"])["button"]) == ["我的任务", "就业进展", "更多"]
+    seen = simulator.state.menu_for(counselor["openid"])["button"]
+    assert names(seen) == ["找工作", "就业资讯", "辅导员"] and sub_names(seen[2])[:2] == ["我的任务", "就业进展"]
     plain = simulator.add_user()
     assert simulator.state.menu_for(plain["openid"])["conditional"] is False
 
@@ -127,7 +140,7 @@ def test_bad_menu_is_refused_before_any_call(app, ctx, simulator):
     finally:
         app.config["NEWS_URL"] = "https://www.ncss.cn/"
     assert not outcome["ok"]
-    assert "default.button[2].sub_button[1].url: 链接超过1024字节" in outcome["text"]
+    assert "默认菜单：第2个一级菜单「就业资讯」：网址超过1024字节" in outcome["text"]
     assert paths(simulator) == []
 
 
@@ -148,7 +161,7 @@ def test_cli_push_now_and_show(app, runner, simulator):
     shown = runner.invoke(args=["menu", "show"])
     assert shown.exit_code == 0
     data = json.loads(shown.output)
-    assert names(data["default"]["button"]) == ["登录绑定", "诊断", "更多"]
+    assert names(data["default"]["button"]) == ["找工作", "就业资讯", "辅导员"]
     assert [(m["role"], m["tag"]) for m in data["conditional"]] == [("counselor", "辅导员"), ("staff", "工作人员")]
     assert "problems" not in data
 
