@@ -19,8 +19,7 @@ def help_lines(level: str) -> list[common.HelpLine]:
 def visitor_text(greeting: str = "您好，欢迎关注国家24365大学生就业服务平台！") -> str:
     """What a follower who is not bound gets: the 24365 account's answer, and where counselors go."""
     return (greeting + "找工作、看就业资讯，请点击底部菜单。\n"
-            f"高校辅导员和各级就业工作人员：请点击底部菜单「{COUNSELOR_COLUMN}」→「登录绑定」，"
-            "或回复「绑定 手机号」。")
+            f"高校辅导员和各级就业工作人员，请点击底部菜单「{COUNSELOR_COLUMN}」。")
 
 
 def help_text(sender: Sender) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from .guess_limits import (MAX_CODE_ATTEMPTS, MAX_PASSWORD_FAILURES, PASSWORD_LO
 from .identity import Identity, SmsCode, check_password, hash_password
 from .privacy import is_mobile, mask_phone, phone_tail
 from .resolution import active_account_by_phone
-from .send_limits import CAP_MESSAGE, claim_send
+from .send_limits import CAP_MESSAGE, RESEND_GAP, claim_send
 from .vocab import SMS_SIGNATURE
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,14 @@ def sms_content(purpose: str, code: str) -> str:
             "请勿告诉他人；如非本人操作，请忽略本短信。")
 
 
+def _next_code_hint(session: Session, phone: str, at: datetime) -> str:
+    """When a new code can be asked for, so that asking right away is not answered '过于频繁'."""
+    last = session.scalar(select(func.max(SmsCode.created_at)).where(SmsCode.phone == phone))
+    if last is not None and at - last < RESEND_GAP:
+        return f"请 {int((RESEND_GAP - (at - last)).total_seconds()) + 1} 秒后重新获取验证码。"
+    return "请重新获取验证码。"
+
+
 def _issue_code(session: Session, phone: str, purpose: str, openid: str | None, deferred: bool) -> Outcome:
     """Create, store (hash only) and send a code; the newest code replaces older ones."""
     at = clock()
@@ -192,12 +200,13 @@ def _check_code(session: Session, row: SmsCode, code: str, at: datetime) -> Outc
     attempt = claim_code_try(session, row.id)
     if not attempt.allowed:
         if attempt.too_many:
-            return Outcome(False, "wrong_code", "验证码错误次数过多，该验证码已失效，请重新获取验证码。", phone=phone)
+            return Outcome(False, "wrong_code", "验证码错误次数过多，该验证码已失效。" + _next_code_hint(session, phone, at),
+                           phone=phone)
         return Outcome(False, "used", "验证码已使用或已失效，请重新获取验证码。", phone=phone)
     if not hmac.compare_digest(row.code_hash, _code_hash(purpose, phone, (code or "").strip()[:16])):
         if attempt.left <= 0:
             use_code(session, row.id, at)
-            return Outcome(False, "wrong_code", "验证码错误次数过多，该验证码已失效，请重新获取验证码。",
+            return Outcome(False, "wrong_code", "验证码错误次数过多，该验证码已失效。" + _next_code_hint(session, phone, at),
                            phone=phone)
         return Outcome(False, "wrong_code", f"验证码不正确，请核对短信中的6位数字（还可尝试{attempt.left}次）。",
                        phone=phone)

@@ -121,6 +121,9 @@ log "demo data (flask seed demo)"
 start web "$VENV/bin/gunicorn" -w 2 -b "127.0.0.1:$PORT" wsgi:app
 start worker "$FLASK" --app wsgi worker
 wait_until 30 http_ok "http://127.0.0.1:$PORT/healthz" || warn "the app did not answer /healthz within 30 s (see [web] lines)"
+# The greeting and the binding replies point at the menus: publish them, as an admin would.
+log "menus (flask menu push --now)"
+"$FLASK" --app wsgi menu push --now || warn "menus not pushed; push them later with: $FLASK --app wsgi menu push"
 
 cat >&2 <<MSG
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, current_app, jsonify, make_response, redirect, request
 
-from . import delivery
+from . import delivery, templates
 from .state import OAUTH_CODE_TTL, TOKEN_TTL, SimState
 
 bp = Blueprint("sim_api", __name__)
@@ -238,9 +238,19 @@ def template_send(state, body):
         state.deliveries += 1
         state.add_message(user["openid"], "template", msgid=msgid, template_id=template_id,
                           url=body.get("url"), data=copy.deepcopy(data),
-                          client_msg_id=cmid, receipt=user["receipt"])
+                          client_msg_id=cmid, receipt=user["receipt"],
+                          **templates.rendering(state.templates, template_id))
     delivery.schedule_receipt(state, user["openid"], msgid, user["receipt"])
     return ok(msgid=msgid), {"delivered": True, "duplicate": False, "msgid": msgid}
+
+
+@bp.route("/cgi-bin/template/get_all_private_template", methods=["GET"])
+@wechat_api()
+def template_list(state, body):
+    with state.lock:
+        listed = [{"template_id": tid, "title": t["title"], "content": t["content"], "example": ""}
+                  for tid, t in state.templates.items()]
+    return ok(template_list=listed), {}
 
 
 @bp.route("/cgi-bin/message/custom/send", methods=["POST"])

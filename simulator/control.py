@@ -107,6 +107,21 @@ def user_menu(openid):
 
 
 # ---------------------------------------------------------------------- calls, stats
+@bp.route("/templates", methods=["GET", "POST"])
+def templates_view():
+    """The account's template definitions; POST {"template_id", "title", "content"} adds or replaces one."""
+    s = st()
+    if request.method == "POST":
+        data = _json()
+        if data is None or not all(isinstance(data.get(k), str) and data.get(k) for k in
+                                   ("template_id", "title", "content")):
+            return bad("template_id, title and content (strings) required")
+        with s.lock:
+            s.templates[data["template_id"]] = {"title": data["title"], "content": data["content"]}
+    with s.lock:
+        return jsonify(dict(s.templates))
+
+
 @bp.get("/calls")
 def calls():
     return jsonify(st().list_calls(path=request.args.get("path"), since=_int_arg("since")))

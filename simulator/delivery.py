@@ -120,7 +120,8 @@ def send_from_user(state, openid, text=None, event=None, event_key=None, encrypt
                                                   event_key=event_key, msg_id=msg_id,
                                                   create_time=create_time)
     out = {"text": text, "event": event, "event_key": event_key, "msg_id": used_msg_id,
-           "create_time": used_ct, "encrypted": bool(encrypted)}
+           "create_time": used_ct, "encrypted": bool(encrypted),
+           "label": state.button_name(openid, event, event_key)}
     if record:
         state.add_message(openid, "out", **out)
     result = _post(state, xml, openid, encrypted, timestamp=timestamp, nonce=nonce,

@@ -47,6 +47,9 @@ class SimState:
         # Receipts/events pushed by the simulator on its own are encrypted when
         # this is true (default: when an AES key is configured).
         self.encrypt_events = encrypt_events
+        # Configuration like the app id, so a reset keeps them: the account's template definitions.
+        from .templates import load_defaults
+        self.templates: dict[str, dict] = load_defaults()
         self.reset()
 
     # ------------------------------------------------------------------ reset
@@ -381,6 +384,16 @@ class SimState:
                     if s["seq"] > since and (not phone or s["phone"] == phone)]
 
     # ------------------------------------------------------------------ menus
+    def button_name(self, openid, event, key):
+        """The name of the menu button a CLICK (by key) or VIEW (by url) came from, or None."""
+        menu = self.menu_for(openid) if event in ("CLICK", "VIEW") else None
+        field = "key" if event == "CLICK" else "url"
+        for top in (menu or {}).get("button", []):
+            for button in top.get("sub_button") or [top]:
+                if key and button.get(field) == key:
+                    return button.get("name")
+        return None
+
     def menu_for(self, openid):
         """The menu a user sees: newest conditional menu matching one of its
         tags, else the default menu, else None."""

@@ -163,40 +163,98 @@
     });
   }
 
-  form.addEventListener("submit", function (ev) {
-    ev.preventDefault();
+  function submitInput() {
     var text = input.value;
     if (!text.trim()) return;
     input.value = "";
+    fitInput();
     sendToApp({ text: text });
+  }
+
+  form.addEventListener("submit", function (ev) { ev.preventDefault(); submitInput(); });
+
+  // As WeChat on a computer: Enter sends, Shift+Enter starts a new line (a 派发 form has many).
+  input.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      submitInput();
+    }
   });
+  function fitInput() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight, 160) + "px";
+  }
+  input.addEventListener("input", fitInput);
+
+  // ------------------------------------------------------------------ pages
+  // A link opens as in WeChat's own browser: one phone-sized window (pages refuse to be framed).
+  var PHONE_WINDOW = "popup,width=390,height=760";
+  function openPage(url) {
+    setCookie(current);
+    var w = window.open(url, "wechat-page", PHONE_WINDOW);
+    if (w) w.focus();
+  }
+
+  var URL_RE = /https?:\/\/[^\s，。；！？、）」》"'<>]+/g;
+  function linkified(text) {
+    var frag = document.createDocumentFragment(), last = 0, m;
+    URL_RE.lastIndex = 0;
+    while ((m = URL_RE.exec(text)) !== null) {
+      frag.appendChild(document.createTextNode(text.slice(last, m.index)));
+      frag.appendChild(pageLink(m[0], m[0], "link"));
+      last = m.index + m[0].length;
+    }
+    frag.appendChild(document.createTextNode(text.slice(last)));
+    return frag;
+  }
+  function pageLink(url, label, cls) {
+    var a = el("a", cls, label);
+    a.href = url;
+    a.addEventListener("click", function (ev) { ev.preventDefault(); openPage(url); });
+    return a;
+  }
 
   // ------------------------------------------------------------------ messages
   function eventLabel(m) {
     switch (m.event) {
       case "subscribe": return "[关注公众号]";
       case "unsubscribe": return "[取消关注]";
-      case "CLICK": return "[点击菜单] " + (m.event_key || "");
-      case "VIEW": return "[打开链接] " + (m.event_key || "");
+      case "CLICK": return m.label ? "☰ " + m.label : "[点击菜单] " + (m.event_key || "");
+      case "VIEW": return m.label ? "☰ " + m.label : "[打开链接] " + (m.event_key || "");
       default: return "[" + m.event + "]";
     }
   }
 
-  function templateTitle(data) {
-    if (data && data.first && data.first.value) return data.first.value;
+  function templateTitle(m) {
+    if (m.template_title) return m.template_title;
+    if (m.data && m.data.first && m.data.first.value) return m.data.first.value;
     return "模板消息";
+  }
+
+  // The template's own field names (kept by the simulator like WeChat keeps "我的模板"), else raw keys.
+  function templateFields(m) {
+    var data = m.data || {};
+    var value = function (k) {
+      var v = data[k] && typeof data[k] === "object" ? data[k].value : data[k];
+      return v === undefined || v === null ? "" : String(v);
+    };
+    if (m.template_fields && m.template_fields.length) {
+      return m.template_fields.map(function (f) { return [f[0], value(f[1])]; });
+    }
+    return Object.keys(data).filter(function (k) { return k !== "first" && k !== "remark"; })
+      .map(function (k) { return [k, value(k)]; });
   }
 
   function renderMessage(m) {
     var d;
     if (m.kind === "out") {
-      if (m.event) d = el("div", "msg out event", eventLabel(m));
+      if (m.event) d = el("div", "msg out event" + (m.label ? " menu-click" : ""), eventLabel(m));
       else d = el("div", "msg out", m.text);
       if (m.encrypted) d.title = "安全模式发送";
     } else if (m.kind === "reply") {
       d = el("div", "msg reply");
       d.dataset.replyType = m.reply_type || "";
-      if (m.reply_type === "text") d.textContent = m.content || "";
+      if (m.reply_type === "text") d.appendChild(linkified(m.content || ""));
       else if (m.articles && m.articles.length) {
         var box = el("div", "articles");
         m.articles.forEach(function (a) {
@@ -211,22 +269,15 @@
       d = el("div", "msg template");
       d.dataset.msgid = m.msgid;
       var data = m.data || {};
-      d.appendChild(el("div", "tpl-title", templateTitle(data)));
-      Object.keys(data).forEach(function (k) {
-        if (k === "first" || k === "remark") return;
-        var v = data[k] && typeof data[k] === "object" ? data[k].value : data[k];
+      d.appendChild(el("div", "tpl-title", templateTitle(m)));
+      templateFields(m).forEach(function (pair) {
         var f = el("div", "tpl-field");
-        f.appendChild(el("b", null, k + "："));
-        f.appendChild(document.createTextNode(v === undefined || v === null ? "" : String(v)));
+        f.appendChild(el("b", null, pair[0] + "："));
+        f.appendChild(document.createTextNode(pair[1]));
         d.appendChild(f);
       });
       if (data.remark && data.remark.value) d.appendChild(el("div", "tpl-remark", data.remark.value));
-      if (m.url) {
-        var a = el("a", "tpl-link", "详情 ›");
-        a.href = m.url; a.target = "_blank"; a.rel = "opener";
-        a.addEventListener("click", function () { setCookie(current); });
-        d.appendChild(a);
-      }
+      if (m.url) d.appendChild(pageLink(m.url, "详情 ›", "tpl-link"));
       if (m.receipt && m.receipt !== "success") d.appendChild(el("div", "tpl-note", "回执：" + m.receipt));
     } else if (m.kind === "custom") {
       d = el("div", "msg custom", m.content);
@@ -272,8 +323,7 @@
       ev.stopPropagation();
       closePopups();
       if (b.type === "view") {
-        setCookie(current);
-        window.open(b.url, "_blank");
+        openPage(b.url);
         sendToApp({ event: "VIEW", event_key: b.url });
       } else {
         sendToApp({ event: "CLICK", event_key: b.key || "" });
