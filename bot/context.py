@@ -33,7 +33,7 @@ def forget_sender() -> None:
     g.pop("fdy_sender", None)
 
 
-def _detached_copy(obj):
+def detached_copy(obj):
     """A copy of obj's loaded columns that no session owns (relationships load again on use)."""
     if obj is None:
         return None
@@ -45,8 +45,8 @@ def _detached_copy(obj):
 
 
 def _snapshot(sender: Sender) -> Sender:
-    return Sender(openid=sender.openid, follower=_detached_copy(sender.follower),
-                  identity=_detached_copy(sender.identity), account=_detached_copy(sender.account))
+    return Sender(openid=sender.openid, follower=detached_copy(sender.follower),
+                  identity=detached_copy(sender.identity), account=detached_copy(sender.account))
 
 
 class _CachedSender(Sender):

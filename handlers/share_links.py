@@ -7,6 +7,8 @@ counted apart. Links made before there was a counselor in them carry the task id
 """
 from __future__ import annotations
 
+import functools
+
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -22,7 +24,14 @@ def _serializer(salt: str) -> URLSafeSerializer:
 
 
 def link_token(task_id: int, account_id: int) -> str:
-    return _serializer(LINK_SALT).dumps([task_id, account_id])
+    cfg = current_app.config
+    return _link_token((*(cfg.get("SECRET_KEY_FALLBACKS") or ()), cfg["SECRET_KEY"]), task_id, account_id)
+
+
+@functools.lru_cache(maxsize=65536)
+def _link_token(keys: tuple, task_id: int, account_id: int) -> str:
+    # A signature depends on nothing else: a counselor's page opened again reuses it.
+    return URLSafeSerializer(list(keys), salt=LINK_SALT).dumps([task_id, account_id])
 
 
 def old_token(task_id: int) -> str:
@@ -39,14 +48,22 @@ def read_token(token: str) -> tuple[int, int | None] | None:
     """(task id, counselor id or None for an old link), or None for anything not signed by us."""
     if len(token) > 200:
         return None
+    cfg = current_app.config
+    return _read_token((*(cfg.get("SECRET_KEY_FALLBACKS") or ()), cfg["SECRET_KEY"]), token)
+
+
+@functools.lru_cache(maxsize=16384)
+def _read_token(keys: tuple, token: str) -> tuple[int, int | None] | None:
+    # A link's students open it again and again; what it says depends on the keys alone.
+    serializer = functools.partial(URLSafeSerializer, list(keys))
     try:
-        value = _serializer(LINK_SALT).loads(token)
+        value = serializer(salt=LINK_SALT).loads(token)
     except BadSignature:
         value = None
     if isinstance(value, list) and len(value) == 2 and all(type(x) is int for x in value):
         return value[0], value[1]
     try:
-        value = _serializer(OLD_SALT).loads(token)
+        value = serializer(salt=OLD_SALT).loads(token)
     except BadSignature:
         return None
     return (value, None) if type(value) is int else None

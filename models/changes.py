@@ -24,11 +24,13 @@ log = logging.getLogger(__name__)
 
 PEOPLE = "people"          # who a WeChat user is: binding, accounts, their scope, following
 GRADUATES = "graduates"    # employment figures
+TASKS = "tasks"            # what a task says (the pages show it to thousands at once)
 
 WATCHED: dict[str, frozenset[str]] = {
     PEOPLE: frozenset({"accounts", "identities", "followers", "account_majors", "account_cohorts",
                        "units", "majors"}),
     GRADUATES: frozenset({"graduates", "majors", "units"}),
+    TASKS: frozenset({"tasks"}),
 }
 KINDS = tuple(WATCHED)
 TOKEN_KEY = "fdy:changes:{}"

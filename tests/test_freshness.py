@@ -114,7 +114,7 @@ def test_binding_in_chat_is_seen_at_once(factory, wechat, redis_conn, db):
 def test_missing_tokens_are_created_and_nothing_is_cached_meanwhile(counselor_with_graduates, wechat, redis_conn):
     _, openid, _ = counselor_with_graduates
     redis_conn.flushdb()  # a new Redis
-    assert tokens(redis_conn) == [None, None]
+    assert tokens(redis_conn) == [None] * len(changes.KINDS)
     wechat.ask(openid, "任务")
     assert None not in tokens(redis_conn)
     redis_conn.flushdb()  # Redis restarted empty: every stamp is now unknown

@@ -66,8 +66,13 @@ def test_warm_task_page_reads_its_visitor_from_the_cache(app, factory, db, simul
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     assert again.status_code == 200 and "高峰任务" in again.text
-    # Only the counselor's copy of the task: who the visitor is and the issuing unit come from caches.
+    # Only the counselor's copy of the task: the visitor, the task and the issuing unit come from caches.
     assert len(statements) == 1, statements
+
+    # What a task says is as fresh as the database: an edit shows at the next tap.
+    task.title = "高峰任务（已修改）"
+    db.commit()
+    assert "高峰任务（已修改）" in http.get(f"{live_server}/tasks/{task.id}").text
 
     # A change anywhere makes every process ask the database again: a deactivated account is
     # refused at the very next tap.
@@ -154,3 +159,33 @@ def test_cold_open_code_exchange_does_not_hold_the_web_worker(factory, db, simul
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
+
+
+def test_student_page_is_kept_rendered_and_exactly_as_fresh(app, factory, db, simulator, live_server):
+    world = build_world(factory, simulator)
+    task = make_task(db, world.school_staff, title="学生页任务", student_text="请同学们阅读。")
+    db.commit()
+    from handlers.share_links import student_link
+
+    with app.test_request_context():
+        link = student_link(task.id, world.counselors["cs_ben"].id)
+    assert "学生页任务" in requests.get(link).text
+
+    statements = []
+    engine = app.extensions["fdy.db"].engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        again = requests.get(link)  # another student's phone
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert again.status_code == 200 and "学生页任务" in again.text
+    assert statements == []
+
+    task.title = "学生页任务（改）"
+    db.commit()
+    assert "学生页任务（改）" in requests.get(link).text
+    task.status = "cancelled"
+    db.commit()
+    gone = requests.get(link)
+    assert gone.status_code == 404 and "学生页任务" not in gone.text

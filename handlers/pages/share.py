@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 import secrets
 
-from flask import Blueprint, make_response, render_template, request
+from flask import Blueprint, make_response, render_template, request, session
 from sqlalchemy import select
 
+from bot.freshness import StampedCache, adopt_page_tokens
 from bot.store import get_redis
 from jobs.reach import note_open
 from models import db
 from models.accounts import Account
+from models.changes import PEOPLE, TASKS
 from models.tasks import Task, local_text
 from models.units import Unit
 from models.vocab import TASK_TYPE_SHORT
@@ -31,10 +33,29 @@ bp = Blueprint("pages_share", __name__)
 
 BROWSER_COOKIE = "fdy_sb"
 BROWSER_COOKIE_AGE = 365 * 86400
+# Rendered student pages by task, per process, while no task, unit or account changed anywhere
+# (change tokens, bot/freshness.py): the students of a national dispatch all open the same few.
+_pages = StampedCache((TASKS, PEOPLE))
 
 
 def _unavailable(message: str, status: int):
     return render_template("share/unavailable.html", message=message), status
+
+
+def _render(task_id: int) -> tuple[str, int]:
+    """The student page of a task (the same for every counselor's link) and its status."""
+    row = db.session.execute(select(Task, Unit.name).join(Account, Account.id == Task.issuer_id)
+                             .join(Unit, Unit.id == Account.unit_id).where(Task.id == task_id)).first()
+    if row is None or row[0].status == "cancelled":
+        return _unavailable("该内容已下线。", 404)
+    task, issuer_unit = row
+    if task.confidential:
+        # Not even the title: a confidential task is for the counselor alone.
+        return _unavailable("该内容不对外公开。", 403)
+    return render_template(
+        "share/task.html", task=task, type_name=TASK_TYPE_SHORT.get(task.type, "其他"), issuer_unit=issuer_unit,
+        live_start=local_text(task.live_start) if task.is_live else "",
+        live_end=local_text(task.live_end) if task.is_live else ""), 200
 
 
 def _browser_id() -> tuple[str, bool]:
@@ -51,18 +72,17 @@ def shared_task(token: str):
     if found is None:
         return _unavailable("链接无效，请向您的辅导员索取正确的链接。", 404)
     task_id, account_id = found
-    row = db.session.execute(select(Task, Unit.name).join(Account, Account.id == Task.issuer_id)
-                             .join(Unit, Unit.id == Account.unit_id).where(Task.id == task_id)).first()
-    if row is None or row[0].status == "cancelled":
-        return _unavailable("该内容已下线。", 404)
-    task, issuer_unit = row
-    if task.confidential:
-        # Not even the title: a confidential task is for the counselor alone.
-        return _unavailable("该内容不对外公开。", 403)
-    response = make_response(render_template(
-        "share/task.html", task=task, type_name=TASK_TYPE_SHORT.get(task.type, "其他"), issuer_unit=issuer_unit,
-        live_start=local_text(task.live_start) if task.is_live else "",
-        live_end=local_text(task.live_end) if task.is_live else ""))
+    adopt_page_tokens()
+    page = _pages.get(task_id)
+    if page is None:
+        page = _render(task_id)
+        # Never keep a page that shows this browser's own flashed messages.
+        if "_flashes" not in session:
+            _pages.put(task_id, page)
+    body, status = page
+    if status != 200:
+        return body, status
+    response = make_response(body)
     # Students' pages may be shown inside other pages (a class site, the simulator's phone): they
     # hold no control and no session, so framing them can trick nobody into anything.
     response.headers["Content-Security-Policy"] = "frame-ancestors *"

@@ -13,14 +13,15 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from sqlalchemy import select
 
-from bot.context import current_sender
+from bot.context import current_sender, detached_copy
 from bot.freshness import StampedCache
 from bot.oauth import openid_required
 from models import db, task_rules
-from models.changes import PEOPLE
+from models.changes import PEOPLE, TASKS
+from models.resolution import OK, UNBOUND
 from models.tasks import Task, local_text
 from models.units import Unit
-from models.vocab import TASK_TYPE_SHORT
+from models.vocab import COUNSELOR, TASK_TYPE_SHORT
 
 from ..share_links import student_link
 
@@ -30,6 +31,7 @@ CONFIDENTIAL_NOTE = "本任务保密，仅限本人学习，无需转发学生"
 SHARE_DESC_MAX = 40
 # Unit names by id, kept while no unit changed (a national dispatch's taps all show the same one).
 _unit_names = StampedCache((PEOPLE,))
+_tasks = StampedCache((TASKS,))
 
 
 def share_card(task: Task, account_id: int, issuer_unit: str) -> dict:
@@ -65,16 +67,35 @@ def unit_name(unit_id: int | None) -> str:
                                       or "")
 
 
-def _counselor_or_refusal():
-    # The visitor from the webhook's per-process cache (bot/context.py), exactly as fresh as the data.
+def shown_task(task_id: int) -> Task | None:
+    """The task as the pages show it: a copy no session owns, kept per process while no task
+    changed anywhere (change tokens). Read its columns only."""
+    task = _tasks.get(task_id)
+    if task is None:
+        loaded = db.session.get(Task, task_id)
+        if loaded is None:
+            return None
+        task = detached_copy(loaded)
+        _tasks.put(task_id, task)
+    return task
+
+
+def _counselor_sender_or_refusal():
+    # The visitor from the webhook's per-process cache (bot/context.py), exactly as fresh as the
+    # data; its status, level and id come from the snapshot without a query.
     sender = current_sender(session["openid"])
-    if sender.account is None:
-        if sender.identity is None:
-            return None, refusal("您的微信还没有绑定平台账号，绑定后即可查看任务。", 403, ("去登录绑定", "/auth/login"))
+    if sender.status == UNBOUND:
+        return None, refusal("您的微信还没有绑定平台账号，绑定后即可查看任务。", 403, ("去登录绑定", "/auth/login"))
+    if sender.status != OK:
         return None, refusal("账号不存在：当前微信绑定的身份没有对应的平台账号。请在公众号回复「诊断」查看原因和解决办法。")
-    if not sender.account.is_counselor:
+    if sender.account_level != COUNSELOR:
         return None, refusal("任务页面供辅导员使用。工作人员请在公众号回复「任务」，或打开任务的进度页面。")
-    return sender.account, None
+    return sender, None
+
+
+def _counselor_or_refusal():
+    sender, refused = _counselor_sender_or_refusal()
+    return (None, refused) if refused else (sender.account, None)
 
 
 def view_model(task: Task, rec) -> dict:
@@ -104,7 +125,7 @@ def task_list():
 @bp.get("/tasks/<int:task_id>")
 @openid_required
 def task_detail(task_id: int):
-    account, refused = _counselor_or_refusal()
+    sender, refused = _counselor_sender_or_refusal()
     if refused:
         sender = current_sender(session["openid"])
         task = db.session.get(Task, task_id)
@@ -113,12 +134,13 @@ def task_detail(task_id: int):
             return refusal("任务页面供辅导员使用。您可以查看这个任务的进度。", 403,
                            ("查看进度", url_for("pages_progress.task_progress", task_id=task_id)))
         return refused
-    rec = task_rules.received(db.session, account, task_id)
+    # One statement on a warm open: the copy's state (the visitor and the task come from caches).
+    rec = task_rules.received_state(db.session, sender.account_id, task_id)
     if rec is None:
         return refusal(f"没有找到派发给您的任务 #{task_id}。", 404, ("查看我的任务", url_for("pages_tasks.task_list")))
-    task = rec.task
+    task = shown_task(task_id)
     model = view_model(task, rec)
-    card = share_card(task, account.id, model["issuer_unit"]) if task.has_student_link else None
+    card = share_card(task, sender.account_id, model["issuer_unit"]) if task.has_student_link else None
     return render_template("tasks/detail.html", **model, csrf=csrf_token(), card=card,
                            jssdk_script=current_app.config.get("WECHAT_JSSDK_URL"),
                            confidential_note=CONFIDENTIAL_NOTE)
