@@ -57,12 +57,12 @@ def received(session: Session, account: Account, task_id: int) -> TaskRecipient 
 
 
 # The page's view of a counselor's copy: its state only (the task itself comes from a cache).
-_MY_COPY = (select(TaskRecipient.completed_at, TaskRecipient.checked_in_at)
+_MY_COPY = (select(TaskRecipient.completed_at, TaskRecipient.checked_in_at, TaskRecipient.student_views)
             .where(TaskRecipient.task_id == bindparam("task_id"), TaskRecipient.account_id == bindparam("account_id")))
 
 
 def received_state(session: Session, account_id: int, task_id: int):
-    """(completed_at, checked_in_at) of the counselor's copy of task N as a row, or None when N
+    """(completed_at, checked_in_at, student_views) of the counselor's copy of task N as a row, or None when N
     was not sent to it: `received` without the ORM objects."""
     return session.execute(_MY_COPY, {"task_id": task_id, "account_id": account_id}).first()
 
