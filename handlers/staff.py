@@ -19,6 +19,7 @@ from models.tasks import Task, local_text
 from models.vocab import TASK_TYPE_SHORT
 
 from .common import ANY, STAFF, TASK_NO, command
+from .pages.progress import EXPORT_TTL_TEXT, export_url
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,9 @@ def progress_text(sender, task: Task) -> str:
         lines.append("学生查看 0 人（本任务未填写「给学生」，不转发学生）")
     if task.is_live:
         lines.append(f"直播课：已标记完成 {p.completed}，已签到 {p.checked_in}（两者都做到才算完成）")
-    if p.refused:
-        lines.append(f"拒收通知 {p.refused} 人")
+    if p.refused or p.failed:
+        lines.append("，".join(x for x in (f"拒收通知 {p.refused} 人" if p.refused else "",
+                                           f"发送失败 {p.failed} 人" if p.failed else "") if x))
     units = []
     if p.units:
         more = f"（共{p.unit_count}个，未完成多的在前）" if p.unit_count > len(p.units) else "："
@@ -170,6 +172,14 @@ def reach_text(sender) -> str:
     items = [f"{_clip(account.name, 16)} {_clip(college, 12)} 尾号{phone_tail(account.phone)}"
              for account, college in r.not_bound]
     return fit_reply(lines, items, ["请提醒他们关注公众号并回复「绑定 手机号」完成绑定。"], more="……")
+
+
+def export_text(sender, task: Task) -> str:
+    p = task_rules.progress(db.session, sender.account, task)
+    scope = "全部接收人" if task.issuer_id == sender.account.id else "您管理范围内的接收人"
+    return (f"任务 #{task.id}「{_clip(task.title, 24)}」的进度表（Excel，{scope} {p.total} 人，含按单位汇总）：\n"
+            f"{export_url(task.id, sender.account.id)}\n"
+            f"链接{EXPORT_TTL_TEXT}内有效，可在电脑浏览器中打开下载；请勿转发给他人。")
 
 
 def staff_task_list(sender) -> str:
@@ -279,6 +289,11 @@ def register(robot) -> None:
                 return (f"催办未能发出：系统消息队列暂时不可用，本次不计入2小时的次数限制。"
                         f"请几分钟后再回复「催办 {task.id}」。")
         return result.text
+
+    @command(robot, r"导出\s*" + TASK_NO, needs=STAFF, help="任务进度的 Excel 表（按单位汇总）", example="导出 12")
+    def export_command(message, sender, match):
+        task = visible_task(sender, int(match.group(1)))
+        return export_text(sender, task) if task else _not_found(int(match.group(1)))
 
     @command(robot, r"撤销\s*" + TASK_NO, needs=STAFF, help="撤销自己派发的任务", example="撤销 12")
     def withdraw_command(message, sender, match):

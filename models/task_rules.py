@@ -84,6 +84,11 @@ def unreached_clause():
     return and_(TaskRecipient.notify_state == "unreachable", TaskRecipient.completed_at.is_(None))
 
 
+def failed_clause():
+    """发送失败: WeChat's receipt said so, or the send itself failed."""
+    return or_(TaskRecipient.delivery == "failed", TaskRecipient.notify_state == "failed")
+
+
 def pending_clause(task: Task):
     clause = TaskRecipient.completed_at.is_(None)
     if task.is_live:
@@ -335,6 +340,7 @@ class Progress:
     refused: int = 0
     student_views: int = 0  # distinct student browsers over the recipients' student links
     forwarded: int = 0      # recipients whose student link was opened at least once
+    failed: int = 0  # 发送失败: WeChat's receipt, or a send that never got through
     units: list[UnitLine] = field(default_factory=list)
     unit_kind: str = ""
     unit_count: int = 0
@@ -362,7 +368,8 @@ def progress(session: Session, staff: Account, task: Task, all_units: bool = Fal
                func.sum(case((TaskRecipient.delivery == "delivered", 1), else_=0)),
                func.sum(case((TaskRecipient.delivery == "refused", 1), else_=0)),
                func.sum(TaskRecipient.student_views),
-               func.sum(case((TaskRecipient.student_views > 0, 1), else_=0)))
+               func.sum(case((TaskRecipient.student_views > 0, 1), else_=0)),
+               func.sum(case((failed_clause(), 1), else_=0)))
     column_name = BREAKDOWN_COLUMN.get(staff.level)
     if column_name is None:
         grouped = None
@@ -371,11 +378,11 @@ def progress(session: Session, staff: Account, task: Task, all_units: bool = Fal
         column = getattr(TaskRecipient, column_name)
         grouped = session.execute(select(column, *figures).where(*where).group_by(column)).all()
         rows = [tuple(r[1:]) for r in grouped]
-    total, done, unreachable, completed, checked_in, delivered, refused, views, forwarded = (
+    total, done, unreachable, completed, checked_in, delivered, refused, views, forwarded, failed = (
         sum(int(r[i] or 0) for r in rows) for i in range(len(figures)))
     result = Progress(task=task, total=total, done=done, unreachable=unreachable, completed=completed,
                       checked_in=checked_in, delivered=delivered, refused=refused, student_views=views,
-                      forwarded=forwarded)
+                      forwarded=forwarded, failed=failed)
     if grouped is None or result.total == 0:
         return result
     lines = [UnitLine(r[0], "", int(r[1] or 0), int(r[2] or 0), int(r[3] or 0)) for r in grouped]
@@ -392,15 +399,16 @@ def progress(session: Session, staff: Account, task: Task, all_units: bool = Fal
     return result
 
 
-def pending_recipients(session: Session, staff: Account, task: Task, limit: int = 20):
-    """(total pending, first `limit` (Account, college name) rows) in the staff user's figures."""
+def pending_recipients(session: Session, staff: Account, task: Task, limit: int = 20, offset: int = 0):
+    """(total pending, `limit` (Account, college name, TaskRecipient) rows from `offset`) in the
+    staff user's figures."""
     where = (TaskRecipient.task_id == task.id, figures_clause(staff, task), pending_clause(task))
     total = session.scalar(select(func.count(TaskRecipient.id)).where(*where)) or 0
     rows = session.execute(
         select(Account, Unit.name, TaskRecipient)
         .join(TaskRecipient, TaskRecipient.account_id == Account.id)
         .join(Unit, Unit.id == Account.unit_id)
-        .where(*where).order_by(TaskRecipient.college_id, Account.name, Account.id).limit(limit)).all()
+        .where(*where).order_by(TaskRecipient.college_id, Account.name, Account.id).offset(offset).limit(limit)).all()
     return total, rows
 
 

@@ -5,12 +5,14 @@ expected scope is computed here from the tree alone (not with models/scope.py), 
 answer of the real server is held against it:
 - `进度 N` / `未完成 N` / `任务` / `触达` show a task only to whom may see it, with figures and
   names of the counselors the sender manages only;
-- `删除账号` and `修改届别` change an account only when the sender manages it;
+- `导出 N` files hold exactly the recipients of the sender's figures;
+- `删除账号`, `修改届别` and `修改` change an account only when the sender manages it;
 - counselors get no staff command; a counselor's `完成 N` works only on tasks it received;
 - page URLs (/progress/N, /tasks/N, /share/...) cannot be guessed into other users' data.
 """
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 
@@ -20,6 +22,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from models import Account
@@ -191,6 +194,16 @@ def verdict(ok: bool, *context):
 
 
 NOT_FOUND = "没有找到"
+EXPORT_LINK = re.compile(r"https?://\S+/export\.xlsx\?t=\S+")
+
+
+def exported_names(reply: str) -> list[str]:
+    link = EXPORT_LINK.search(reply)
+    assert link, reply
+    resp = requests.get(link.group(0), timeout=30)
+    assert resp.status_code == 200, resp.text[:200]
+    rows = list(load_workbook(io.BytesIO(resp.content), read_only=True)["接收人"].iter_rows(values_only=True))
+    return [r[1] for r in rows[1:]]
 STAFF_ONLY = "仅限各级工作人员"
 
 
@@ -213,6 +226,9 @@ def test_task_commands_stay_inside_scope(app, db, simulator, wechat, spec, picks
         CHECKS["commands"] += 2
         if not sees_task(actor, world, task_id):
             verdict(NOT_FOUND in progress and NOT_FOUND in pending, actor.key, task_id, progress, pending)
+            if n % 2 == 0:
+                export = wechat.ask(actor.openid, f"导出 {task_id}")
+                verdict(NOT_FOUND in export and "export" not in export, "导出 refused", actor.key, export)
             continue
         keys = figure_keys(actor, world, task_id)
         verdict(f"已完成 0/{len(keys)}" in progress, actor.key, task_id, len(keys), progress)
@@ -220,6 +236,13 @@ def test_task_commands_stay_inside_scope(app, db, simulator, wechat, spec, picks
         verdict(listed <= keys, "names outside scope", actor.key, listed - keys, pending)
         if len(keys) <= 20:
             verdict(listed == keys, "pending list incomplete", actor.key, keys - listed, pending)
+        if n % 2 == 0:
+            # 导出 N: the file holds exactly the counselors the figures count.
+            exported = exported_names(wechat.ask(actor.openid, f"导出 {task_id}"))
+            by_name = {name: k for k, name in names.items()}
+            verdict({by_name.get(x) for x in exported} == keys and len(exported) == len(keys), "导出",
+                    actor.key, task_id, keys, exported)
+            CHECKS["commands"] += 1
     # 任务 lists only visible tasks; 触达 counts only managed counselors.
     for actor in staff[:4]:
         listing = wechat.ask(actor.openid, "任务")
@@ -300,7 +323,7 @@ STAFF_COMMANDS = ["派发\n标题：x\n类型：其他\n届别：2026\n内容：
                   "撤销 {t}", "添加辅导员 张三 13900000001 本科 软件工程", "添加院系账号 李四 13900000002 院0",
                   "添加学校账号 王五 13900000003 校0", "添加省级账号 赵六 13900000004 省9", "删除账号 {phone}",
                   "修改届别 {phone} 2027", "届别滚动 2027", "账号", "修改 {phone} 届别 2027", "重发短信 {phone}",
-                  "记录"]
+                  "记录", "导出 {t}"]
 
 
 @settings(max_examples=10, deadline=None, derandomize=True,

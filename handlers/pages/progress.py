@@ -5,15 +5,40 @@ user, and the figures count only the recipients it manages (all for the issuer).
 """
 from __future__ import annotations
 
-from flask import Blueprint, render_template, session, url_for
+import logging
+import tempfile
+
+from flask import Blueprint, current_app, render_template, request, send_file, session, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from bot.context import current_sender
 from bot.oauth import openid_required
 from models import db, task_rules
+from models.accounts import Account
+from models.export import summary, write_workbook
 from models.tasks import Task, local_text
 from models.vocab import TASK_TYPE_SHORT
 
+log = logging.getLogger(__name__)
 bp = Blueprint("pages_progress", __name__)
+
+EXPORT_SALT = "fdy-export"
+EXPORT_TTL = 24 * 3600
+EXPORT_TTL_TEXT = "24小时"
+PENDING_PAGE = 50
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=EXPORT_SALT)
+
+
+def export_url(task_id: int, account_id: int) -> str:
+    """A signed link to the task's Excel file as this staff user sees it; expires after EXPORT_TTL.
+    It opens in any browser (a PC too): the signature, not a WeChat sign-in, says who asked."""
+    token = _signer().dumps([task_id, account_id])
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    return f"{base}/progress/{task_id}/export.xlsx?t={token}"
 
 
 def _staff_or_refusal():
@@ -50,10 +75,50 @@ def task_progress(task_id: int):
     if task is None or not task_rules.can_see(db.session, staff, task):
         return render_template("tasks/refusal.html", message=f"没有找到任务 #{task_id}，或它不在您的管理范围内。",
                                link=("返回任务列表", url_for("pages_progress.progress_list"))), 404
-    p = task_rules.progress(db.session, staff, task, all_units=True)
-    total_pending, pending = task_rules.pending_recipients(db.session, staff, task, limit=100)
+    p = task_rules.progress(db.session, staff, task)
+    units = summary(db.session, staff, task)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    total_pending, pending = task_rules.pending_recipients(db.session, staff, task, limit=PENDING_PAGE,
+                                                           offset=(page - 1) * PENDING_PAGE)
+    pages = max((total_pending + PENDING_PAGE - 1) // PENDING_PAGE, 1)
+    chart = {"labels": [u.name for u in units[:30]], "done": [u.done for u in units[:30]],
+             "pending": [u.pending for u in units[:30]]}
     reached = task_rules.reach_by_counselor(db.session, staff, task, limit=100) if p.forwarded else []
     return render_template("progress/task.html", task=task, p=p, type_name=TASK_TYPE_SHORT.get(task.type, "其他"),
                            reached=reached,
                            deadline=local_text(task.deadline), created=local_text(task.created_at),
-                           issuer_scope=task.issuer_id == staff.id, pending=pending, total_pending=total_pending)
+                           issuer_scope=task.issuer_id == staff.id, pending=pending, total_pending=total_pending,
+                           units=units, unit_kind=p.unit_kind or "院系", chart=chart, page=page, pages=pages,
+                           first_number=(page - 1) * PENDING_PAGE, export_link=export_url(task.id, staff.id),
+                           export_ttl=EXPORT_TTL_TEXT)
+
+
+def _export_refusal(message: str, status: int):
+    return render_template("tasks/refusal.html", message=message, link=None), status
+
+
+@bp.get("/progress/<int:task_id>/export.xlsx")
+def export(task_id: int):
+    try:
+        token_task, account_id = _signer().loads(request.args.get("t", ""), max_age=EXPORT_TTL)
+    except SignatureExpired:
+        return _export_refusal(f"下载链接已过期（{EXPORT_TTL_TEXT}内有效）。请在微信中重新回复「导出 {task_id}」，"
+                               "或在进度页重新下载。", 410)
+    except (BadSignature, TypeError, ValueError):
+        return _export_refusal("下载链接无效。请在微信中回复「导出 任务编号」获取新链接。", 404)
+    staff = db.session.get(Account, account_id) if token_task == task_id else None
+    task = db.session.get(Task, task_id)
+    # Checked again now: an account deleted or moved since the link was made gets nothing.
+    if staff is None or not staff.active or not staff.is_staff or task is None \
+            or not task_rules.can_see(db.session, staff, task):
+        return _export_refusal("该链接对应的账号已无权查看此任务。", 403)
+    out = tempfile.TemporaryFile()
+    try:
+        rows = write_workbook(db.session, staff, task, out)
+    except Exception:
+        out.close()
+        raise
+    out.seek(0)
+    log.info("export of task %s (%s rows) for account %s", task_id, rows, staff.id)
+    return send_file(out, mimetype=XLSX, as_attachment=True, download_name=f"任务{task_id}进度.xlsx",
+                     max_age=0)
