@@ -260,6 +260,10 @@ def register(robot) -> None:
     def import_file(message, sender, match):
         return _reply(start_import_from_chat(sender, normalize(match.group(1) or "")))
 
+    @command(robot, r"导入单位\s*(.*)", needs=MINISTRY_ONLY)
+    def import_units_file(message, sender, match):
+        return _reply(start_import_from_chat(sender, normalize(match.group(1) or ""), units=True))
+
 
 def count_resend(account_id: int) -> int | None:
     """Count one 重发短信 of the account today, atomically; None when Redis cannot count."""
@@ -290,21 +294,24 @@ def records_text(actor) -> str:
     return "\n".join(lines)
 
 
-def start_import_from_chat(sender, name: str) -> str:
-    """Import a file an admin placed in instance/imports/, as a job that reports back."""
-    from jobs.imports import start_import
+def start_import_from_chat(sender, name: str, units: bool = False) -> str:
+    """Import a file an admin placed in instance/imports/, as a job that reports back: graduates,
+    or with `units` a unit list (省份,学校,院系)."""
+    from jobs.imports import start_import, start_unit_import
 
     # IMPORT_DIR may be set in app.config (tests, other layouts); default instance/imports.
     folder = current_app.config.get("IMPORT_DIR") or os.path.join(current_app.instance_path, IMPORT_DIR)
+    verb = "导入单位" if units else "导入毕业生"
     if not name:
-        return f"格式：导入毕业生 文件名\n文件须先由管理员放到服务器目录 {folder} 下（.csv 或 .xlsx）。"
+        what = "表头为 省份,学校,院系" if units else "表头为就业数据的13列"
+        return f"格式：{verb} 文件名\n文件须先由管理员放到服务器目录 {folder} 下（.csv 或 .xlsx，{what}）。"
     if "/" in name or "\\" in name or name.startswith(".") or not name.lower().endswith((".csv", ".xlsx")):
         return f"文件名“{name}”无效：只写文件名（不含路径），且须为 .csv 或 .xlsx 文件。"
     path = os.path.join(folder, name)
     if not os.path.isfile(path):
         return f"未找到文件“{name}”：请先由管理员放到服务器目录 {folder} 下。"
-    job = start_import(path, openid=sender.openid)
+    job = start_unit_import(path, openid=sender.openid) if units else start_import(path, openid=sender.openid)
     if job is None:
         return f"文件“{name}”已在导入中，完成后会发消息告知结果。"
-    log.info("graduate import of %s queued by account %s", name, sender.account.id)
-    return f"已开始导入“{name}”，完成后会发消息告知新增、更新和错误行数。"
+    log.info("%s import of %s queued by account %s", "unit" if units else "graduate", name, sender.account.id)
+    return f"已开始导入“{name}”，完成后会发消息告知新增{'单位' if units else '、更新'}和错误行数。"

@@ -13,6 +13,7 @@ import os
 from bot.wechat_api import WeChatError, get_client
 from models import db
 from models.importer import import_graduates
+from models.unit_import import import_units
 
 from . import BULK, enqueue, job
 
@@ -24,17 +25,42 @@ ERRORS_IN_MESSAGE = 8
 MESSAGE_CHARS = 600
 
 
-def import_job_id(path: str) -> str:
+def import_job_id(path: str, kind: str = "graduates") -> str:
     """Same file, same size and mtime -> same job: a double click does not import twice."""
     st = os.stat(path)
     digest = hashlib.sha1(f"{os.path.abspath(path)}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    return f"import-graduates-{digest}"
+    return f"import-{kind}-{digest}"
 
 
 def start_import(path: str, openid: str | None = None, delete_after: bool = False):
     """Queue an import of `path`; returns the Job, or None if the same file is already queued."""
     return enqueue(run_import, os.path.abspath(path), openid, delete_after, queue_name=BULK,
                    job_id=import_job_id(path), job_timeout=IMPORT_TIMEOUT)
+
+
+def start_unit_import(path: str, openid: str | None = None):
+    """Queue a unit list import (SPEC 9.3); None if the same file is already queued."""
+    return enqueue(run_unit_import, os.path.abspath(path), openid, queue_name=BULK,
+                   job_id=import_job_id(path, "units"), job_timeout=IMPORT_TIMEOUT)
+
+
+@job
+def run_unit_import(path: str, openid: str | None = None) -> dict:
+    name = os.path.basename(path)
+    report = import_units(db.session, path)
+    _report_back(openid, name, f"单位名单文件 {name}：\n" + report.summary(max_errors=ERRORS_IN_MESSAGE),
+                 "units import")
+    return {"created": sum(report.created.values()), "existing": report.existing, "errors": len(report.errors)}
+
+
+def _report_back(openid: str | None, name: str, text: str, command: str) -> None:
+    if len(text) > MESSAGE_CHARS:
+        text = text[:MESSAGE_CHARS - 30] + f"……\n完整错误清单请用命令行 {command} 查看。"
+    if openid:
+        try:
+            get_client().send_text(openid, text)
+        except WeChatError as exc:  # e.g. the user has not talked to us for 48 hours
+            log.warning("import report for %s not delivered: %s", name, exc)
 
 
 @job
@@ -45,14 +71,8 @@ def run_import(path: str, openid: str | None = None, delete_after: bool = False)
 
     name = os.path.basename(path)
     report = import_graduates(db.session, path, progress=JobProgress(get_current_job()))
-    text = f"毕业生数据文件 {name}：\n" + report.summary(max_errors=ERRORS_IN_MESSAGE)
-    if len(text) > MESSAGE_CHARS:
-        text = text[:MESSAGE_CHARS - 30] + "……\n完整错误清单请用命令行 graduates import 查看。"
-    if openid:
-        try:
-            get_client().send_text(openid, text)
-        except WeChatError as exc:  # e.g. the user has not talked to us for 48 hours
-            log.warning("import report for %s not delivered: %s", name, exc)
+    _report_back(openid, name, f"毕业生数据文件 {name}：\n" + report.summary(max_errors=ERRORS_IN_MESSAGE),
+                 "graduates import")
     if delete_after:
         try:
             os.remove(path)

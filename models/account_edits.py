@@ -135,7 +135,7 @@ def _college(session, actor, target: Account, value: str) -> Result:
     tokens = [t for t in value.split(" ") if t]
     unit, names = find_unit(session, COLLEGE, tokens[0], actor.unit)
     if unit is None:
-        return refused(not_found_text("院系", tokens[0], f"{actor.unit.name}的", names))
+        return refused(not_found_text("院系", tokens[0], f"{actor.unit.name}的", names, actor))
     if unit.id == target.unit_id:
         return refused(f"{target.name}已在{unit.name}，无需修改")
     before = target.unit.name
@@ -143,7 +143,7 @@ def _college(session, actor, target: Account, value: str) -> Result:
         target.place_in(unit)
         return _done(session, actor, target, COLLEGE_FIELD, before, unit.name)
     wanted = split_list(",".join(tokens[1:])) or [m.name for m in target.majors]
-    chosen, reasons = match_majors(session, unit, wanted)
+    chosen, reasons = match_majors(session, unit, wanted, actor)
     if reasons:
         return refused(*reasons, f"更换院系时请写出新院系的负责专业：修改 {target.name} 院系 {unit.name} 专业1,专业2")
     target.place_in(unit)
@@ -180,7 +180,7 @@ def _levels(session, actor, target: Account, value: str) -> Result:
 
 
 def _majors(session, actor, target: Account, value: str) -> Result:
-    chosen, reasons = match_majors(session, target.unit, split_list(value))
+    chosen, reasons = match_majors(session, target.unit, split_list(value), actor)
     if not split_list(value):
         reasons.append("请至少填写一个负责专业（多个用逗号分隔）")
     if reasons:

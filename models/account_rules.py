@@ -96,14 +96,37 @@ def suggest(name: str, candidates, n: int = MAX_SUGGESTIONS) -> list[str]:
     return [cand for _, cand in sorted(scored)[:n]]
 
 
-def not_found_text(what: str, name: str, where: str, candidates) -> str:
+# Units and majors come from the ministry's imports (单位名单, 就业数据): what a missing one means
+# for each level, and whom it asks.
+MISSING_UNITS_TEXT = {
+    MINISTRY: "请先回复「导入单位 文件名」导入单位名单（或「导入毕业生 文件名」导入就业数据）",
+    PROVINCE: "单位名单由部级统一导入，请联系部级管理员补充后再添加",
+    SCHOOL: "院系名单由部级统一导入，请联系省级或部级管理员补充后再添加",
+    COLLEGE: "院系名单由部级统一导入，请联系学校就业部门转报补充",
+}
+MISSING_MAJORS_TEXT = {
+    MINISTRY: "请先回复「导入毕业生 文件名」导入就业数据",
+    SCHOOL: "专业来自本校上报就业管理系统的毕业生数据（由部级统一导入），请确认该院系的数据已上报，导入后再添加",
+    COLLEGE: "专业来自学校上报就业管理系统的毕业生数据（由部级统一导入），请联系学校就业部门确认该院系的数据已上报",
+}
+
+
+def _majors_missing(actor: Account | None) -> str:
+    return MISSING_MAJORS_TEXT.get(actor.level if actor is not None else COLLEGE, MISSING_MAJORS_TEXT[COLLEGE])
+
+
+def not_found_text(what: str, name: str, where: str, candidates, actor: Account | None = None) -> str:
     near = suggest(name, candidates)
-    text = f"{what}“{name}”与{where}就业数据中的名称不一致"
+    text = f"{what}“{name}”与{where}单位数据中的名称不一致"
+    if what == "专业":
+        how = _majors_missing(actor)
+    else:
+        how = MISSING_UNITS_TEXT.get(actor.level if actor is not None else MINISTRY, MISSING_UNITS_TEXT[MINISTRY])
     if near:
-        return text + "，最接近的有：" + "、".join(near) + "（须与就业数据完全一致）"
+        return text + "，最接近的有：" + "、".join(near) + f"（须完全一致）。如确为数据中还没有的{what}：{how}"
     if candidates:
-        return text + "，也没有相近的名称，请核对后按就业数据中的名称填写"
-    return text + "，且该范围内还没有任何" + what + "，请先导入就业数据"
+        return text + f"，也没有相近的名称，请核对。如确为数据中还没有的{what}：{how}"
+    return text + "，且该范围内还没有任何" + what + "：" + how
 
 
 def split_list(text: str | None) -> list[str]:
@@ -123,11 +146,11 @@ def find_unit(session, kind: str, name: str, parent: Unit | None) -> tuple[Unit 
     return None, [u.name for u in units]
 
 
-def match_majors(session, college: Unit, names) -> tuple[list[Major], list[str]]:
+def match_majors(session, college: Unit, names, actor: Account | None = None) -> tuple[list[Major], list[str]]:
     """The college's majors for `names`; a bare name takes all its 专业方向. Returns (majors, reasons)."""
     majors = session.scalars(select(Major).where(Major.college_id == college.id).order_by(Major.id)).all()
     if not majors:
-        return [], [f"院系“{college.name}”还没有专业数据，请先导入该院系的就业数据"]
+        return [], [f"院系“{college.name}”还没有专业数据：{_majors_missing(actor)}"]
     chosen, reasons = [], []
     for name in names:
         key = norm(name)
@@ -136,7 +159,7 @@ def match_majors(session, college: Unit, names) -> tuple[list[Major], list[str]]
             chosen += [m for m in hits if m not in chosen]
         else:
             labels = {m.name for m in majors} | {m.label for m in majors}
-            reasons.append(not_found_text("专业", name, f"“{college.name}”的", labels))
+            reasons.append(not_found_text("专业", name, f"“{college.name}”的", labels, actor))
     return chosen, reasons
 
 
@@ -297,7 +320,7 @@ def add_province_account(session, actor: Account, *, name: str, phone: str, prov
     reasons = [r for r in [name_reason(name)] if r] + phone_reasons(session, phone)
     unit, names = find_unit(session, PROVINCE, province, None)
     if unit is None:
-        reasons.append(not_found_text("省份", province, "", names))
+        reasons.append(not_found_text("省份", province, "", names, actor))
     if reasons:
         return refused(*reasons)
     return _create(session, actor, level=PROVINCE, name=name, phone=phone, unit=unit, notify=notify)
@@ -311,7 +334,7 @@ def add_school_account(session, actor: Account, *, name: str, phone: str, school
     reasons = [r for r in [name_reason(name)] if r] + phone_reasons(session, phone)
     unit, names = find_unit(session, SCHOOL, school, actor.unit)
     if unit is None:
-        reasons.append(not_found_text("学校", school, f"{actor.unit.name}的", names))
+        reasons.append(not_found_text("学校", school, f"{actor.unit.name}的", names, actor))
     if reasons:
         return refused(*reasons)
     return _create(session, actor, level=SCHOOL, name=name, phone=phone, unit=unit, notify=notify)
@@ -325,7 +348,7 @@ def add_college_account(session, actor: Account, *, name: str, phone: str, colle
     reasons = [r for r in [name_reason(name)] if r] + phone_reasons(session, phone)
     unit, names = find_unit(session, COLLEGE, college, actor.unit)
     if unit is None:
-        reasons.append(not_found_text("院系", college, f"{actor.unit.name}的", names))
+        reasons.append(not_found_text("院系", college, f"{actor.unit.name}的", names, actor))
     chosen, level_reasons = parse_study_levels(levels)
     reasons += level_reasons
     if reasons:
@@ -358,14 +381,14 @@ def add_counselor(session, actor: Account, *, name: str, phone: str, study_level
     else:
         unit, names = find_unit(session, COLLEGE, college, actor.unit)
         if unit is None:
-            reasons.append(not_found_text("院系", college, f"{actor.unit.name}的", names))
+            reasons.append(not_found_text("院系", college, f"{actor.unit.name}的", names, actor))
 
     major_names = split_list(majors) if isinstance(majors, str) else [m for m in majors if norm(m)]
     chosen: list[Major] = []
     if not major_names:
         reasons.append("请至少填写一个负责专业（多个用逗号分隔）")
     elif unit is not None:
-        chosen, major_reasons = match_majors(session, unit, major_names)
+        chosen, major_reasons = match_majors(session, unit, major_names, actor)
         reasons += major_reasons
 
     if cohorts is None or (isinstance(cohorts, str) and not cohorts.strip()) or cohorts == []:

@@ -1,4 +1,4 @@
-"""`flask --app wsgi accounts add-ministry` and `flask --app wsgi graduates import` (SPEC 9.3)."""
+"""`flask --app wsgi accounts add-ministry`, `graduates import` and `units import` (SPEC 9.3)."""
 from __future__ import annotations
 
 import os
@@ -11,6 +11,7 @@ from .base import db
 
 accounts_cli = AppGroup("accounts", help="平台账号。")
 graduates_cli = AppGroup("graduates", help="毕业生就业数据。")
+units_cli = AppGroup("units", help="省份、学校、院系名单。")
 
 
 @accounts_cli.command("add-ministry")
@@ -57,7 +58,20 @@ def import_graduates_command(path: str, background: bool, quiet: bool) -> None:
         sys.exit(1)
 
 
+@units_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_units_command(path: str) -> None:
+    """导入单位名单：UTF-8 CSV 或 .xlsx，表头为 省份,学校,院系（院系可空）。只新增缺少的，不改动已有的。"""
+    from .unit_import import import_units
+
+    report = import_units(db.session, path)
+    click.echo(report.summary(max_errors=len(report.errors)))
+    if report.errors:
+        sys.exit(1)
+
+
 def init_app(app) -> None:
-    """Registers the accounts and graduates command groups."""
+    """Registers the accounts, graduates and units command groups."""
     app.cli.add_command(accounts_cli)
     app.cli.add_command(graduates_cli)
+    app.cli.add_command(units_cli)

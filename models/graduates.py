@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
@@ -14,10 +14,12 @@ class Graduate(Base):
     __table_args__ = (
         # A counselor's 进展 filters on exactly these, in this order.
         Index("ix_graduates_scope", "college_id", "study_level", "cohort", "major_id", "destination"),
+        # A 学号 is unique within its school only (SPEC 1); 学号 first, as the importer looks them up.
+        UniqueConstraint("student_no", "school_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    student_no: Mapped[str] = mapped_column(String(32), unique=True)
+    student_no: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(50))
     province_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     school_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)

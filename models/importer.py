@@ -268,8 +268,11 @@ def _write_batch(session, cache: _UnitCache, batch: list[tuple[int, dict]], repo
     """Write a batch: one SELECT, one INSERT executemany of new rows, one UPDATE of changed rows.
 
     Rows are carried as tuples in _FIELDS order (a dict per row was a fifth of the import's time)."""
-    wanted: dict[str, tuple] = {}  # 学号 -> values; the same 学号 twice in one batch: the later row wins
+    # (school, 学号) -> values: a 学号 is unique within its school only, so another school's row with
+    # the same 学号 is another graduate. The same key twice in one batch: the later row wins.
+    wanted: dict[tuple[int, str], tuple] = {}
     places: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+    keys = []
     for _, v in batch:
         names = (v["省份"], v["学校"], v["院系"])
         place = places.get(names)
@@ -277,24 +280,25 @@ def _write_batch(session, cache: _UnitCache, batch: list[tuple[int, dict]], repo
             province_id = cache.unit(PROVINCE, names[0], cache.ministry_id)
             school_id = cache.unit(SCHOOL, names[1], province_id)
             place = places[names] = (province_id, school_id, cache.unit(COLLEGE, names[2], school_id))
-        wanted[v["学号"]] = (v["姓名"], *place, cache.major(place[2], v["专业"], v["专业方向"]), v["学历层次"],
-                            int(v["届别"]), v["毕业去向"], v["就业意愿"], v["求职期望"], v["关注绑定"] == "是")
+        key = (place[1], v["学号"])
+        keys.append(key)
+        wanted[key] = (v["姓名"], *place, cache.major(place[2], v["专业"], v["专业方向"]), v["学历层次"],
+                       int(v["届别"]), v["毕业去向"], v["就业意愿"], v["求职期望"], v["关注绑定"] == "是")
     table = Graduate.__table__
-    stored = {row[1]: row for row in session.execute(
+    stored = {(row.school_id, row.student_no): row for row in session.execute(
         select(table.c.id, table.c.student_no, *(table.c[name] for name in _FIELDS))
-        .where(table.c.student_no.in_(list(wanted))))}
-    # Counted per row as before: a 学号 seen earlier (stored, or earlier in this batch) is an update.
-    seen: set[str] = set()
-    for _, v in batch:
-        number = v["学号"]
-        if number in stored or number in seen:
+        .where(table.c.student_no.in_(list({number for _, number in wanted}))))}
+    # Counted per row as before: a key seen earlier (stored, or earlier in this batch) is an update.
+    seen: set[tuple[int, str]] = set()
+    for key in keys:
+        if key in stored or key in seen:
             report.updated += 1
         else:
             report.created += 1
-            seen.add(number)
+            seen.add(key)
     new_rows, changed = [], []
-    for number, values in wanted.items():
-        row = stored.get(number)
+    for (_, number), values in wanted.items():
+        row = stored.get((values[2], number))
         if row is None:
             new_rows.append((number, *values))
         elif tuple(row[2:]) != values:

@@ -201,12 +201,14 @@ def test_suggest_ranks_and_limits():
     assert rules.suggest("历史学", names) == []
 
 
-def test_college_without_majors_says_import_first(db, tree, factory):
+def test_college_without_majors_says_who_brings_the_data(db, tree, factory):
     empty = factory.college(tree.school_a1, "新设学院")
     factory.commit()
     res = rules.add_counselor(db, tree.school, name="孙悦", phone=next_phone(), college="新设学院",
                               study_level="本科", majors="软件工程")
-    assert not res.ok and "请先导入" in res.reasons[0]
+    # A school cannot import: it is told where majors come from, not to import them itself.
+    assert not res.ok and "还没有专业数据" in res.reasons[0] and "部级统一导入" in res.reasons[0]
+    assert "导入毕业生" not in res.reasons[0]
     assert empty.id
 
 

@@ -118,21 +118,24 @@ def test_reimport_writes_only_changed_rows_and_later_duplicate_wins(db):
 
     again = csv_text([
         row("U1"),                                                          # unchanged
-        row("U2", name="王五", cohort="2025", follows="否", school="西湖大学"),  # changed, in a new school
+        row("U2", name="王五", cohort="2025", follows="否", school="西湖大学"),  # another school's U2: new
         row("U4", dest="升学"), row("U4", dest="应征入伍"),                    # new, twice in one batch
         row("U3"),                                                          # unchanged, next batch
         row("U2", name="王五", cohort="2025", follows="否", school="西湖大学", intention="考公"),  # again
     ])
     report = import_graduates(db, io.BytesIO(again.encode()), filename="b.csv", batch_size=4)
-    assert (report.created, report.updated, report.errors, report.units_created) == (1, 5, [], 2)
-    assert count(db, Graduate) == 4
-    grads = {g.student_no: g for g in db.scalars(select(Graduate).execution_options(populate_existing=True))}
-    assert grads["U4"].destination == "应征入伍"
-    u2 = grads["U2"]
+    # A 学号 is unique within its school only: 西湖大学's U2 never overwrites 东湖大学's (SPEC 1).
+    assert (report.created, report.updated, report.errors, report.units_created) == (2, 4, [], 2)
+    assert count(db, Graduate) == 5
+    grads = {(db.get(Unit, g.school_id).name, g.student_no): g
+             for g in db.scalars(select(Graduate).execution_options(populate_existing=True))}
+    assert grads[("东湖大学", "U4")].destination == "应征入伍"
+    u2 = grads[("西湖大学", "U2")]
     assert (u2.name, u2.cohort, u2.follows_bound, u2.intention) == ("王五", 2025, False, "考公")
-    assert db.get(Unit, u2.school_id).name == "西湖大学" and db.get(Major, u2.major_id).college_id == u2.college_id
-    # Unchanged rows are not rewritten: their updated_at stays.
-    assert grads["U1"].updated_at == old and grads["U3"].updated_at == old and u2.updated_at > old
+    assert db.get(Major, u2.major_id).college_id == u2.college_id
+    # Unchanged rows are not rewritten: their updated_at stays (东湖大学's U2 too).
+    assert all(grads[("东湖大学", n)].updated_at == old for n in ("U1", "U2", "U3"))
+    assert grads[("东湖大学", "U2")].name == "张三" and u2.updated_at > old
 
 
 def test_bom_and_file_object_and_small_batches(db):
