@@ -260,7 +260,8 @@ def register(robot) -> None:
     def import_file(message, sender, match):
         return _reply(start_import_from_chat(sender, normalize(match.group(1) or "")))
 
-    @command(robot, r"导入单位\s*(.*)", needs=MINISTRY_ONLY)
+    @command(robot, r"导入单位\s*(.*)", needs=MINISTRY_ONLY, help="导入服务器上的单位名单（省份,学校,院系）",
+             example="导入单位 单位名单.xlsx")
     def import_units_file(message, sender, match):
         return _reply(start_import_from_chat(sender, normalize(match.group(1) or ""), units=True))
 
