@@ -83,11 +83,13 @@ def test_province_and_ministry_edit_their_level_only(org, db, factory):
 def test_new_phone_moves_the_same_persons_identity_and_binding(org, db):
     c = org.counselor
     openid, old_phone, new = c.identity.openid, c.phone, next_phone()
+    c.identity.username = old_phone  # as the platform makes them: the login name is the phone
+    db.commit()
     reply = org.ask(org.college, f"修改 {c.name} 手机 {new}")
     assert "已修改" in reply and masked(old_phone) in reply and masked(new) in reply and "微信绑定保持不变" in reply
     assert active(db, new).id == c.id and active(db, old_phone) is None
     identity = db.scalar(select(Identity).where(Identity.openid == openid))
-    assert identity.phone == new and identity.username == new
+    assert identity.phone == new and identity.username == new  # the login name follows the phone
     sms = outbox(db, new)
     assert len(sms) == 1 and "手机号已改为本号码" in sms[0].content
     # The counselor keeps working from the same WeChat.
