@@ -286,8 +286,8 @@ def _create(session, actor: Account | None, *, level: str, name: str, phone: str
     if notify == "now":
         try:
             deliver(sms_row, session)
-        except SmsError as exc:
-            sms_note += f"但短信发送失败（{exc}），请稍后重发或告知本人。"
+        except SmsError:
+            sms_note += "但短信发送失败（短信网关暂时不可用），请稍后重发或告知本人。"
     else:
         deliver_later(sms_row.id)
     message = f"已添加{describe(account)}。\n{sms_note}\n本人关注服务号并登录绑定后即可使用。"

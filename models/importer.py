@@ -104,8 +104,10 @@ def _csv_rows(fh: IO[bytes]) -> Iterator[tuple[int, list]]:
                 return
             except UnicodeDecodeError:
                 raise ImportError_(f"第{reader.line_num + 1}行附近不是 UTF-8 编码：请在表格软件中另存为“CSV UTF-8”后重试")
-            except csv.Error as exc:
-                raise ImportError_(f"第{reader.line_num}行 CSV 格式错误（{exc}）")
+            except csv.Error:
+                # csv's own message is English: say what it means to someone holding a spreadsheet.
+                raise ImportError_(f"第{reader.line_num}行 CSV 格式错误：引号不成对或一格内容过长，"
+                                   "请在表格软件中检查该行后另存为“CSV UTF-8”")
             yield start, row
             start = reader.line_num + 1
     finally:
@@ -117,8 +119,8 @@ def _xlsx_rows(fh: IO[bytes]) -> Iterator[tuple[int, list]]:
 
     try:
         book = load_workbook(fh, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise ImportError_(f"无法读取 .xlsx 文件（{type(exc).__name__}）")
+    except Exception:  # openpyxl raises many kinds for a broken file
+        raise ImportError_("无法读取 .xlsx 文件：文件可能已损坏，或并不是 Excel 文件；请用表格软件重新另存为 .xlsx")
     try:
         sheet = book.worksheets[0]
         for number, row in enumerate(sheet.iter_rows(values_only=True), 1):
@@ -377,8 +379,8 @@ def import_graduates(session, path_or_file, *, filename: str | None = None, batc
         filename = os.fspath(path_or_file)
     try:
         fh, close = _open_binary(path_or_file)
-    except OSError as exc:
-        report.errors.append((0, f"无法打开文件（{exc.strerror or type(exc).__name__}）"))
+    except OSError:
+        report.errors.append((0, "无法打开文件：文件不存在，或没有读取权限"))
         return report
     batch: list[tuple[int, dict]] = []
     cache = None
