@@ -1,5 +1,6 @@
 """Sending a verification code by SMS outside the webhook (a slow HTTP gateway
-must not hold WeChat's 5-second answer)."""
+must not hold WeChat's 5-second answer). The job gets row ids only: the code is
+sealed in its outbox row, never in a job argument (RQ keeps those in Redis)."""
 from __future__ import annotations
 
 import logging
@@ -10,18 +11,20 @@ log = logging.getLogger(__name__)
 
 
 @jobs.job
-def send_code_sms(code_id: int, phone: str, content: str, openid: str | None = None) -> str:
+def send_code_sms(code_id: int, outbox_id: int) -> str:
     from bot.wechat_api import WeChatError, get_client
     from models import db
-    from models.identity import SmsCode
-    from models.sms import SmsError, send_sms
+    from models.identity import SmsCode, SmsOutbox
+    from models.sms import SmsError, deliver
 
     session = db.session
     row = session.get(SmsCode, code_id)
-    if row is None or row.used_at is not None:
+    outbox = session.get(SmsOutbox, outbox_id)
+    if row is None or row.used_at is not None or outbox is None:
         return "skipped"  # replaced or used already: do not send a dead code
+    openid = row.openid
     try:
-        send_sms(phone, content)
+        deliver(outbox, session)
         return "sent"
     except SmsError:
         # The code never arrived: it must not count against the caps.
@@ -35,5 +38,5 @@ def send_code_sms(code_id: int, phone: str, content: str, openid: str | None = N
         return "failed"
 
 
-def enqueue_code_sms(code_id: int, phone: str, content: str, openid: str | None = None):
-    return jobs.enqueue(send_code_sms, code_id, phone, content, openid, queue_name=jobs.SMS)
+def enqueue_code_sms(code_id: int, outbox_id: int):
+    return jobs.enqueue(send_code_sms, code_id, outbox_id, queue_name=jobs.SMS)

@@ -98,16 +98,16 @@ def _phone(session, actor, target: Account, value: str) -> Result:
         if old_identity.username == before and not _username_taken(session, phone):
             old_identity.username = phone
         old_identity.phone = phone
-        text = MOVED_TEXT.format(level=target.level_name, username=old_identity.username)
+        text, secret = MOVED_TEXT.format(level=target.level_name, username=old_identity.username), None
         note = "原身份账号随之改为新手机号，微信绑定保持不变；已短信通知新手机号。"
     else:
         link = link_identity(session, target)
-        text = link.sms_text
+        text, secret = link.sms_text, link.secret
         note = ("已为新手机号开通身份账号并短信发送初始密码。" if link.created
                 else "新手机号已有身份账号，已关联并短信提示其使用原账号密码登录。")
         if old_identity is not None and old_identity.openid:
             note += "原手机号绑定的微信不再能使用该账号。"
-    sms = queue_sms(session, phone, text)
+    sms = queue_sms(session, phone, text, secret)
     result = _done(session, actor, target, PHONE, mask_phone(before), mask_phone(phone))
     deliver_later(sms.id)
     if old_identity is not None and old_identity is not target.identity:
@@ -218,17 +218,19 @@ def resend_sms(session, actor: Account, target: Account, counter) -> Result:
         return refused(f"该账号今天已重发 {RESEND_LIMIT} 次短信，请明天再试，或请本人在登录页用「忘记密码」自行重置")
     if identity is None:
         link = link_identity(session, target)
-        identity, text = link.identity, link.sms_text
+        identity, text, secret = link.identity, link.sms_text, link.secret
         what = "身份账号及初始密码"
     elif identity.bound_at is None and identity.openid is None:
         password = random_password()
         identity.password_hash = hash_password(password)
-        text = NEW_TEXT.format(level=target.level_name, username=identity.username, password=password)
+        identity.must_change_password = True
+        text, secret = NEW_TEXT.format(level=target.level_name, username=identity.username, password=password), password
         what = "账号和新的初始密码（原初始密码作废）"
     else:
+        secret = None
         text = EXISTING_TEXT.format(username=identity.username) + "；如忘记密码，可在登录页用短信验证码重置。"
         what = "账号提示（本人已登录绑定过，密码不变）"
-    sms = queue_sms(session, target.phone, text)
+    sms = queue_sms(session, target.phone, text, secret)
     audit(session, actor, "resend_sms", target, f"{describe(target)}；重发{what}")
     session.commit()
     deliver_later(sms.id)

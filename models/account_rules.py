@@ -270,7 +270,7 @@ def _create(session, actor: Account | None, *, level: str, name: str, phone: str
         link = link_identity(session, account)
         session.flush()
         audit(session, actor, "create", account, describe(account))
-        sms_row = queue_sms(session, phone, link.sms_text)
+        sms_row = queue_sms(session, phone, link.sms_text, link.secret)
         session.commit()
     except IntegrityError:
         # Another request took the phone between our check and our write.

@@ -166,17 +166,21 @@ def _issue_code(session: Session, phone: str, purpose: str, openid: str | None, 
     row = SmsCode(phone=phone, purpose=purpose, openid=openid, code_hash=_code_hash(purpose, phone, code),
                   created_at=at, expires_at=at + CODE_TTL)
     session.add(row)
-    session.commit()
     content = sms_content(purpose, code)
     if deferred:
         from jobs.sms import enqueue_code_sms
 
-        enqueue_code_sms(row.id, phone, content, openid)
+        from .sms import queue_sms
+
+        outbox = queue_sms(session, phone, content, secret=code)
+        session.commit()
+        enqueue_code_sms(row.id, outbox.id)  # ids only: the code is in no job argument
     else:
         from .sms import SmsError, send_sms
 
+        session.commit()
         try:
-            send_sms(phone, content)
+            send_sms(phone, content, secret=code)
         except SmsError:
             session.delete(row)
             session.commit()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, Text, false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
@@ -21,6 +21,8 @@ class Identity(Base):
     bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A random initial password was sent by SMS: the first page login asks for a new one.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -61,7 +63,10 @@ class SmsOutbox(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str] = mapped_column(String(11), index=True)
+    # The text with any code or password starred out; the full text only sealed (encrypted with
+    # a key derived from SECRET_KEY) until an SMS gateway has taken it (models/sms.py).
     content: Mapped[str] = mapped_column(String(500))
+    sealed: Mapped[str | None] = mapped_column(Text)
     backend: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     error: Mapped[str] = mapped_column(String(200), default="")

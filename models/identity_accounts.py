@@ -33,6 +33,7 @@ class IdentityLink:
     identity: Identity
     created: bool
     sms_text: str
+    secret: str | None = None   # the initial password inside sms_text (starred out in the outbox)
 
 
 def random_password(length: int = PASSWORD_LENGTH) -> str:
@@ -67,10 +68,10 @@ def link_identity(session, account: Account) -> IdentityLink:
         return IdentityLink(identity, False, EXISTING_TEXT.format(username=identity.username))
     password = random_password()
     identity = Identity(username=_free_username(session, account.phone), phone=account.phone, name=account.name,
-                        password_hash=hash_password(password))
+                        password_hash=hash_password(password), must_change_password=True)
     session.add(identity)
     session.flush()
     account.identity_id = identity.id
     account.identity = identity
     text = NEW_TEXT.format(level=account.level_name, username=identity.username, password=password)
-    return IdentityLink(identity, True, text)
+    return IdentityLink(identity, True, text, secret=password)

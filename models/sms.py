@@ -1,8 +1,12 @@
 """SMS through a pluggable sender (SPEC 2): `console` (outbox table + log) or `http`.
 
 Every SMS is written to the outbox first, so nothing is lost when the
-gateway is down; the log shows the masked phone and never the content
-(it may carry a password or a code).
+gateway is down; the log shows the masked phone and never the content.
+A code or password in an SMS (`secret=`) never sits in the outbox in clear:
+`content` has it starred out, and the full text is sealed (Fernet, key derived
+from SECRET_KEY) until the http gateway has taken it, then dropped. The
+console backend (development and tests only; `flask check` refuses it in
+production) is its own inbox: its rows stay sealed, `full_text()` opens them.
 
 Two ways to send:
 - `send_sms(phone, content)`: record and send now (CLI, binding codes);
@@ -12,10 +16,13 @@ Two ways to send:
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import time
 
 import requests
+from cryptography.fernet import Fernet
 from rq import Retry
 from flask import current_app
 
@@ -35,18 +42,34 @@ class SmsError(RuntimeError):
     pass
 
 
-def queue_sms(session, phone: str, content: str) -> SmsOutbox:
+def _fernet() -> Fernet:
+    key = hashlib.sha256(b"fdy sms outbox seal:" + str(current_app.config["SECRET_KEY"]).encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def redact(content: str, secret: str | None) -> str:
+    return content.replace(secret, "*" * len(secret)) if secret else content
+
+
+def full_text(row: SmsOutbox) -> str:
+    """The text as sent: unsealed while the row is sealed, else the (starred) content."""
+    return _fernet().decrypt(row.sealed.encode()).decode() if row.sealed else row.content
+
+
+def queue_sms(session, phone: str, content: str, secret: str | None = None) -> SmsOutbox:
     """Add a pending outbox row to the caller's transaction (flushed, not committed)."""
-    row = SmsOutbox(phone=phone, content=content, backend=current_app.config["SMS_BACKEND"], status=PENDING)
+    sealed = _fernet().encrypt(content.encode()).decode() if secret else None
+    row = SmsOutbox(phone=phone, content=redact(content, secret), sealed=sealed,
+                    backend=current_app.config["SMS_BACKEND"], status=PENDING)
     session.add(row)
     session.flush()
     return row
 
 
-def send_sms(phone: str, content: str) -> SmsOutbox:
+def send_sms(phone: str, content: str, secret: str | None = None) -> SmsOutbox:
     """Record and send one SMS; commits the outbox row. Raises SmsError if the gateway refused it."""
     session = db.session
-    row = queue_sms(session, phone, content)
+    row = queue_sms(session, phone, content, secret)
     session.commit()
     return deliver(row, session)
 
@@ -60,7 +83,8 @@ def deliver(row: SmsOutbox, session=None) -> SmsOutbox:
     row.backend = backend
     try:
         if backend == "http":
-            _post(current_app.config["SMS_HTTP_URL"], row.phone, row.content, float(current_app.config["HTTP_TIMEOUT"]))
+            _post(current_app.config["SMS_HTTP_URL"], row.phone, full_text(row), float(current_app.config["HTTP_TIMEOUT"]))
+            row.sealed = None  # delivered: no code or password stays behind
         else:
             log.info("SMS (console) to %s recorded in outbox #%s", mask_phone(row.phone), row.id)
         row.status, row.sent_at, row.error = SENT, utcnow(), ""

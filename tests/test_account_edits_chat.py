@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from models import Account, AuditLog, Identity, SmsOutbox
 from models.identity import check_password
+from models.sms import full_text
 from tests.factories import next_phone
 from tests.test_accounts_chat import Org, active, masked
 
@@ -116,7 +117,7 @@ def test_resend_sms_new_password_until_bound_then_username_only(org, db, factory
     assert "已向辅导员 新来的" in reply and "新的初始密码" in reply, reply
     sms = outbox(db, fresh_c.phone)[-1]
     assert "初始密码" in sms.content
-    password = sms.content.split("初始密码：")[1].split("。")[0]
+    password = full_text(sms).split("初始密码：")[1].split("。")[0]
     db.expire_all()
     identity = db.get(Identity, fresh_c.identity.id)
     assert identity.password_hash != old_hash and check_password(identity, password)

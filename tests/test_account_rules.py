@@ -14,6 +14,7 @@ from models import account_rules as rules
 from models.identity import check_password
 from models.identity_accounts import EXISTING_TEXT, random_password
 from models.vocab import COLLEGE, COUNSELOR, MINISTRY, PROVINCE, SCHOOL
+from models.sms import full_text
 from tests.factories import next_phone
 
 
@@ -308,7 +309,7 @@ def test_new_identity_gets_credentials_by_sms(db, tree):
     assert identity.username == phone and res.account.identity_id == identity.id
     sms = db.scalar(select(SmsOutbox).where(SmsOutbox.phone == phone))
     assert sms.status == "sent" and f"账号：{phone}" in sms.content
-    password = sms.content.split("初始密码：")[1].split("。")[0]
+    password = full_text(sms).split("初始密码：")[1].split("。")[0]
     assert len(password) == 10 and check_password(identity, password)
     audit = db.scalar(select(AuditLog).where(AuditLog.action == "create", AuditLog.target_id == res.account.id))
     assert audit.actor_account_id == tree.college.id and "计算机学院" in audit.actor and phone not in audit.detail

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 import models.binding as binding
 from models import Identity, SmsCode, SmsOutbox
+from models.sms import full_text
 from tests.factories import PASSWORD
 from tests.wechat_client import new_openid
 
@@ -34,7 +35,7 @@ def last_code(db, phone: str) -> str:
     fresh(db)
     row = db.scalar(select(SmsOutbox).where(SmsOutbox.phone == phone).order_by(SmsOutbox.id.desc()).limit(1))
     assert row is not None, "no SMS in the outbox"
-    return re.search(r"\d{6}", row.content).group(0)
+    return re.search(r"\d{6}", full_text(row)).group(0)
 
 
 def sms_count(db, phone: str) -> int:

@@ -10,6 +10,7 @@ import requests
 from sqlalchemy import select
 
 from models import Identity, SmsOutbox
+from models.sms import full_text
 from tests.factories import PASSWORD
 from tests.test_binding import fresh
 
@@ -25,7 +26,7 @@ def open_login(page, simulator, live_server, openid):
 def last_code(db, phone):
     fresh(db)
     row = db.scalar(select(SmsOutbox).where(SmsOutbox.phone == phone).order_by(SmsOutbox.id.desc()).limit(1))
-    return re.search(r"\d{6}", row.content).group(0)
+    return re.search(r"\d{6}", full_text(row)).group(0)
 
 
 def bound_openid(db, phone):
