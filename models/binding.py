@@ -351,10 +351,28 @@ def reset_password(session: Session, phone: str, code: str, new_password: str) -
     identity.password_hash = hash_password(new_password)
     identity.failed_logins = 0
     identity.locked_until = None
+    identity.must_change_password = False
     session.commit()
     log.info("password of identity %s reset by SMS code", identity.id)
     return Outcome(True, "reset", f"密码已重置，请用用户名 {mask_phone(identity.username)} 或手机号和新密码登录绑定。",
                    phone=phone, identity_id=identity.id)
+
+
+def replace_initial_password(session: Session, openid: str, new_password: str) -> Outcome:
+    """The first page login's new password, for the identity bound to `openid`."""
+    identity = identity_of_openid(session, openid)
+    if identity is None:
+        return Outcome(False, "not_bound", "请先登录绑定。")
+    problem = password_problem(new_password)
+    if problem:
+        return Outcome(False, "weak_password", problem)
+    if check_password(identity, new_password):
+        return Outcome(False, "weak_password", "新密码不能与短信中的初始密码相同。")
+    identity.password_hash = hash_password(new_password)
+    identity.must_change_password = False
+    session.commit()
+    log.info("initial password of identity %s replaced", identity.id)
+    return Outcome(True, "changed", "密码已修改，以后请用新密码登录。", identity_id=identity.id)
 
 
 # -- bind / unbind ----------------------------------------------------------------------

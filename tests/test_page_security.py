@@ -68,3 +68,44 @@ def test_only_the_student_page_may_be_framed(app, client, factory, db):
     assert "X-Frame-Options" not in resp.headers
     assert resp.headers["Referrer-Policy"] == "same-origin"
     assert client.get("/auth/login").headers["X-Frame-Options"] == "DENY"
+
+
+def test_first_login_with_the_initial_password_asks_for_a_new_one(factory, db, simulator, live_server):
+    import re
+
+    from sqlalchemy import select
+
+    from models import Identity, SmsOutbox
+    from models import account_rules as rules
+    from models.sms import full_text
+    from models.vocab import COLLEGE
+
+    college = factory.college()
+    staff = factory.staff(COLLEGE, college)
+    major = factory.major(college, name="软件工程")
+    factory.commit()
+    phone = "13912345678"
+    assert rules.add_counselor(db, staff, name="周老师", phone=phone, study_level="本科", majors=major.name,
+                               notify="now").ok
+    sms = db.scalar(select(SmsOutbox).where(SmsOutbox.phone == phone))
+    initial = full_text(sms).split("初始密码：")[1].split("。")[0]
+    assert initial not in sms.content  # starred out at rest
+
+    http = requests.Session()
+    state, code = _authorize(http, live_server, simulator, simulator.add_user()["openid"])
+    http.get(live_server + "/auth/callback", params={"state": state, "code": code})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', http.get(live_server + "/auth/login").text).group(1)
+    signed_in = http.post(live_server + "/auth/login", data={"login": phone, "password": initial, "csrf_token": token},
+                          allow_redirects=False)
+    assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith("/auth/password")
+    assert "初始密码" in http.get(live_server + "/auth/password").text
+    same = http.post(live_server + "/auth/password", data={"password": initial, "password2": initial,
+                                                           "csrf_token": token})
+    assert "不能与短信中的初始密码相同" in same.text
+    saved = http.post(live_server + "/auth/password", data={"password": "Zhou2026new", "password2": "Zhou2026new",
+                                                            "csrf_token": token}, allow_redirects=False)
+    assert saved.status_code == 302 and saved.headers["Location"].endswith("/auth/done")
+    db.expire_all()
+    assert db.scalar(select(Identity.must_change_password).where(Identity.phone == phone)) is False
+    # Asked once: the page does not come back.
+    assert http.get(live_server + "/auth/password", allow_redirects=False).headers["Location"].endswith("/auth/done")

@@ -15,9 +15,10 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 
 from bot.oauth import authorize_redirect, openid_required, page_error
 from models import db
-from models.binding import (bind_with_password, request_bind_code, request_reset_code, reset_password, role_name,
-                            unbind, verify_bind_code)
+from models.binding import (bind_with_password, replace_initial_password, request_bind_code, request_reset_code,
+                            reset_password, role_name, unbind, verify_bind_code)
 from models.diagnosis import diagnose, refresh_following
+from models.identity import Identity
 from models.privacy import is_mobile, mask_phone
 from models.resolution import resolve
 
@@ -92,6 +93,10 @@ def login_password():
     login_value = form_value("login").strip()
     outcome = bind_with_password(db.session, _openid(), login_value, form_value("password"))
     if outcome.ok:
+        identity = db.session.get(Identity, outcome.identity_id)
+        if identity is not None and identity.must_change_password:
+            # Signed in with the password of the credentials SMS: it goes now (SPEC 8).
+            return redirect(url_for("pages_auth.new_password"))
         return redirect(url_for("pages_auth.done"))
     return _render_login(outcome.message, _diagnosis_for(outcome.phone), login_value=login_value, status=200)
 
@@ -140,6 +145,27 @@ def done():
 def unbind_view():
     outcome = unbind(db.session, _openid())
     return render_template("auth/unbound.html", message=outcome.message)
+
+
+@bp.get("/password")
+@openid_required
+def new_password():
+    sender = resolve(db.session, _openid())
+    if sender.identity is None or not sender.identity.must_change_password:
+        return redirect(url_for("pages_auth.done"))
+    return render_template("auth/password.html", error=None)
+
+
+@bp.post("/password")
+@form_post
+def new_password_save():
+    password, again = form_value("password"), form_value("password2")
+    if password != again:
+        return render_template("auth/password.html", error="两次输入的新密码不一致。")
+    outcome = replace_initial_password(db.session, _openid(), password)
+    if not outcome.ok:
+        return render_template("auth/password.html", error=outcome.message)
+    return redirect(url_for("pages_auth.done"))
 
 
 @bp.get("/forgot")
