@@ -1,4 +1,7 @@
-"""Logging that never writes a full phone number (SPEC 10), with the request or job id on each line.
+"""Logging that never writes a full phone number or a secret in a URL (SPEC 10), with the request
+or job id on each line. Phones are masked, and the values of URL parameters that are secrets
+(secret, access_token, code, ticket, password) starred, also in a traceback attached to the
+record (urllib3's debug lines and werkzeug's access lines carry whole URLs).
 
 Masking happens when a record is made, so every handler (files, journald, pytest's capture) sees
 the masked text whoever logged it. The same record factory stamps each record with the id of the
@@ -11,6 +14,7 @@ import contextvars
 import json
 import logging
 import re
+import traceback
 import uuid
 
 from flask import g, request
@@ -22,6 +26,12 @@ JOB_ID = contextvars.ContextVar("fdy_job_id", default=None)
 # A proxy's id is kept only when it looks like one (it ends up in every log line).
 INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(context)s]: %(message)s"
+_URL_SECRET = re.compile(r"(?<![A-Za-z_])(secret|appsecret|access_token|code|ticket|jsapi_ticket|password)=[^&\s\"'#]+",
+                         re.IGNORECASE)
+
+
+def scrub(text: str) -> str:
+    return _URL_SECRET.sub(r"\1=***", mask_phone(text))
 
 
 def _masking_factory(base):
@@ -35,9 +45,12 @@ def _masking_factory(base):
             message = record.getMessage()
         except Exception:
             return record
-        masked = mask_phone(message)
+        masked = scrub(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info and record.exc_info[0] is not None:
+            # Formatted now, scrubbed: formatters use exc_text as it is.
+            record.exc_text = scrub("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
         return record
 
     factory.fdy_masking = True
@@ -55,7 +68,7 @@ class JsonFormatter(logging.Formatter):
             if value:
                 entry[key] = value
         if record.exc_info:
-            entry["exc"] = mask_phone(self.formatException(record.exc_info))
+            entry["exc"] = record.exc_text or scrub(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 

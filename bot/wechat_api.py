@@ -159,13 +159,15 @@ class WeChatClient:
                                       data=json.dumps(json_body, ensure_ascii=False).encode("utf-8"),
                                       headers={"Content-Type": "application/json; charset=utf-8"})
         except requests.RequestException as exc:
-            raise WeChatError(None, f"{type(exc).__name__}: {exc}", path) from exc
+            # The type and the API path only: requests' text holds the URL, and with it the app
+            # secret, the access token or an OAuth code (SPEC 10). No chained traceback either.
+            raise WeChatError(None, type(exc).__name__, path) from None
         if resp.status_code >= 500:
             raise WeChatError(None, f"HTTP {resp.status_code}", path)
         try:
             data = resp.json()
-        except ValueError as exc:
-            raise WeChatError(None, f"HTTP {resp.status_code}, not JSON", path) from exc
+        except ValueError:
+            raise WeChatError(None, f"HTTP {resp.status_code}, not JSON", path) from None
         errcode = data.get("errcode", 0)
         if errcode:
             raise WeChatError(errcode, data.get("errmsg", ""), path)
