@@ -7,10 +7,12 @@ apology to the user and a 200 to WeChat. No traceback ever leaves.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
 
+import redis
 import xmltodict
 from flask import Blueprint, Response, current_app, request
 from werobot.parser import process_message
@@ -21,6 +23,7 @@ from . import freshness
 from .dedupe import dedupe_key, get_deduper
 from .dispatch import mask_openid, run_handlers
 from .signing import message_crypt, signature, signature_ok
+from .store import get_redis
 
 log = logging.getLogger(__name__)
 bp = Blueprint("wechat", __name__)
@@ -73,6 +76,25 @@ def _parse_xml(body: bytes) -> dict:
     return fields
 
 
+PLAIN_SIGNATURE_KEY = "fdy:plainsig:"
+
+
+def _one_body_per_signature(sig: str, timestamp: str, nonce: str, body: bytes) -> None:
+    """Plain mode signs (timestamp, nonce) but not the body: a captured query string would carry
+    any body for the whole clock window. The first body seen with it is the only one accepted
+    (the same body again is a retry: dedupe answers it). Redis down: accepted, logged."""
+    key = PLAIN_SIGNATURE_KEY + hashlib.sha1(f"{timestamp}|{nonce}|{sig}".encode()).hexdigest()
+    digest = hashlib.sha256(body).hexdigest()
+    try:
+        first = get_redis().set(key, digest, nx=True, get=True,
+                                ex=2 * current_app.config["WEBHOOK_MAX_CLOCK_SKEW"] + 60)
+    except redis.RedisError:
+        log.warning("plain-mode signature reuse not checked (redis unavailable)")
+        return
+    if first is not None and (first.decode() if isinstance(first, bytes) else first) != digest:
+        raise Rejected(403, "signature reused with another body")
+
+
 def _read_body() -> bytes:
     limit = current_app.config["WEBHOOK_MAX_BODY"]
     if request.content_length is not None and request.content_length > limit:
@@ -113,6 +135,8 @@ def _receive() -> Response:
     fields = _parse_xml(body)
     encrypted = request.args.get("encrypt_type", "raw").lower()
     crypt = None
+    if encrypted != "aes" and cfg.get("WECHAT_REQUIRE_AES"):
+        raise Rejected(403, "plain mode refused (WECHAT_REQUIRE_AES)")
     if encrypted == "aes":
         if not cfg.get("WECHAT_AES_KEY"):
             raise Rejected(400, "safe mode is not configured")
@@ -130,6 +154,8 @@ def _receive() -> Response:
         fields = _parse_xml(inner)
     elif encrypted != "raw":
         raise Rejected(400, "unknown encrypt_type")
+    else:
+        _one_body_per_signature(request.args.get("signature") or "", timestamp, nonce, body)
 
     if not fields.get("MsgType") or not fields.get("FromUserName"):
         raise Rejected(400, "not a WeChat message")

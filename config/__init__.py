@@ -79,6 +79,7 @@ class Config:
     SMS_HTTP_URL: str | None = None
     SECRET_KEY: str | None = None
     NEWS_URL: str = DEFAULT_NEWS_URL
+    WECHAT_REQUIRE_AES: bool = False
 
     # Operational knobs (not part of SPEC 9.1; defaults are what production wants).
     WEBHOOK_MAX_BODY: int = 64 * 1024
@@ -188,6 +189,8 @@ def problems(cfg: Config) -> list[str]:
             found.append(f"{name} is required（未设置：公众号后台的服务器配置里有它的值）")
     if cfg.WECHAT_AES_KEY and len(cfg.WECHAT_AES_KEY) != 43:
         found.append("WECHAT_AES_KEY must be the 43-character EncodingAESKey（长度应为 43 个字符）")
+    if cfg.WECHAT_REQUIRE_AES and not cfg.WECHAT_AES_KEY:
+        found.append("WECHAT_REQUIRE_AES=1 needs WECHAT_AES_KEY（只收安全模式消息，须设置 EncodingAESKey）")
     if cfg.SMS_BACKEND not in {"console", "http"}:
         found.append("SMS_BACKEND must be 'console' or 'http'")
     if cfg.LOG_FORMAT not in {"text", "json"}:

@@ -94,8 +94,11 @@ def refresh_following(session: Session, openid: str) -> bool:
     return following
 
 
-def diagnose(session: Session, openid: str, phone: str | None = None, following: bool | None = None) -> Diagnosis:
-    """The four conditions for `openid`, about `phone` when given (else the bound identity's)."""
+def diagnose(session: Session, openid: str, phone: str | None = None, following: bool | None = None,
+             phone_typed: bool = True) -> Diagnosis:
+    """The four conditions for `openid`, about `phone` when given (else the bound identity's).
+    `phone_typed=False`: the phone was found, not typed (a username's password page): it is
+    shown masked only, and the fixes say 「绑定 手机号」 instead of spelling it out."""
     from .binding import identity_by_phone  # binding imports nothing from here
 
     sender = resolve(session, openid)
@@ -119,6 +122,7 @@ def diagnose(session: Session, openid: str, phone: str | None = None, following:
         return Diagnosis(None, NOT_FOLLOWING if not following else UNBOUND, checks, advice)
 
     masked = mask_phone(phone)
+    spelled = phone if phone_typed or source != "您提供的手机号" else "手机号"
     account = active_account_by_phone(session, phone)
     identity = identity_by_phone(session, phone)
     bound_elsewhere = bound is not None and bound.phone != phone
@@ -142,7 +146,7 @@ def diagnose(session: Session, openid: str, phone: str | None = None, following:
                             f"存在（用户名 {mask_phone(identity.username)}）" if proven else "存在"))
     elif account is not None:
         checks.append(Check(3, "登录账号", False, f"没有手机号为 {masked} 的登录账号",
-                            f"回复「绑定 {phone}」，验证短信后会自动补建登录账号"))
+                            f"回复「绑定 {spelled}」，验证短信后会自动补建登录账号"))
     else:
         checks.append(Check(3, "登录账号", False, f"没有手机号为 {masked} 的登录账号",
                             "平台账号创建后会自动生成登录账号，并以短信通知登录信息"))
@@ -152,10 +156,10 @@ def diagnose(session: Session, openid: str, phone: str | None = None, following:
         prefix = "" if other_has_account else "账号不存在："
         checks.append(Check(4, "关注并绑定", False,
                             f"{prefix}本微信已绑定另一个登录账号（手机尾号{phone_tail(bound.phone)}）",
-                            f"回复「解绑」，再回复「绑定 {phone}」重新绑定"))
+                            f"回复「解绑」，再回复「绑定 {spelled}」重新绑定"))
     elif bound is None:
         checks.append(_follow_check(following, bound_ok=False, detail_unbound="微信尚未绑定该登录账号",
-                                    fix_unbound=f"回复「绑定 {phone}」并回复验证码，或用「登录绑定」页面账号密码登录"))
+                                    fix_unbound=f"回复「绑定 {spelled}」并回复验证码，或用「登录绑定」页面账号密码登录"))
     else:
         checks.append(_follow_check(following, bound_ok=True))
 

@@ -284,8 +284,14 @@ def demo_directory() -> list[str]:
 
 
 @seed_cli.command("demo")
-def demo() -> None:
+@click.option("--force", is_flag=True, help="生产环境（FDY_ENV=production）也载入演示数据。")
+def demo(force: bool) -> None:
     """载入一套演示数据（一个省、两所学校、院系、辅导员、毕业生和几个任务；重复运行无害）。"""
+    from flask import current_app
+
+    if current_app.config.get("ENV_NAME") == "production" and not force:
+        # Demo accounts with phones anyone can read in the source must not appear in a live system.
+        raise click.ClickException("生产环境（FDY_ENV=production）不加载演示数据；确需加载请加 --force。")
     seed_demo(db.session, echo=click.echo)
     for line in demo_directory():
         click.echo(line)

@@ -109,3 +109,23 @@ def test_first_login_with_the_initial_password_asks_for_a_new_one(factory, db, s
     assert db.scalar(select(Identity.must_change_password).where(Identity.phone == phone)) is False
     # Asked once: the page does not come back.
     assert http.get(live_server + "/auth/password", allow_redirects=False).headers["Location"].endswith("/auth/done")
+
+
+def test_wrong_password_by_username_shows_no_full_phone(factory, db, simulator, live_server):
+    import re
+
+    counselor = factory.counselor(factory.college())
+    counselor.identity.username = "zhangsan2020"
+    factory.commit()
+    http = requests.Session()
+    state, code = _authorize(http, live_server, simulator, simulator.add_user()["openid"])
+    http.get(live_server + "/auth/callback", params={"state": state, "code": code})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', http.get(live_server + "/auth/login").text).group(1)
+    page = http.post(live_server + "/auth/login", data={"login": "zhangsan2020", "password": "Wrong-1234",
+                                                        "csrf_token": token}).text
+    assert "密码错误" in page and 'id="diagnosis"' in page
+    assert counselor.phone not in page and counselor.phone[-4:] in page
+    # Typed by the visitor, the phone may be shown back.
+    page = http.post(live_server + "/auth/login", data={"login": counselor.phone, "password": "Wrong-1234",
+                                                        "csrf_token": token}).text
+    assert "密码错误" in page

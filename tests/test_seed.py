@@ -64,3 +64,12 @@ def test_seed_demo_builds_a_believable_set_and_reruns_cleanly(runner, db):
     for task in db.scalars(select(Task)):
         assert task.student_text and task.student_text != task.content and "辅导员请" not in task.student_text
         assert task.link
+
+
+def test_seed_demo_refuses_in_production_without_force(app, runner, db, monkeypatch):
+    monkeypatch.setitem(app.config, "ENV_NAME", "production")
+    refused = runner.invoke(args=["seed", "demo"])
+    assert refused.exit_code != 0 and "--force" in refused.output
+    assert count(db, Account) == 0 and count(db, Unit) == 0
+    forced = runner.invoke(args=["seed", "demo", "--force"])
+    assert forced.exit_code == 0 and "演示数据已就绪" in forced.output, forced.output

@@ -67,10 +67,12 @@ def _openid() -> str:
     return session["openid"]
 
 
-def _diagnosis_for(phone: str | None):
+def _diagnosis_for(phone: str | None, typed: bool = True):
+    """The diagnosis about `phone`; typed=False when the visitor did not type it (a username)."""
     session_db = db.session
     following = refresh_following(session_db, _openid())
-    return diagnose(session_db, _openid(), phone=phone if phone and is_mobile(phone) else None, following=following)
+    return diagnose(session_db, _openid(), phone=phone if phone and is_mobile(phone) else None, following=following,
+                    phone_typed=typed)
 
 
 def _render_login(error: str | None = None, diagnosis=None, login_value: str = "", sms_phone: str = "",
@@ -98,7 +100,8 @@ def login_password():
             # Signed in with the password of the credentials SMS: it goes now (SPEC 8).
             return redirect(url_for("pages_auth.new_password"))
         return redirect(url_for("pages_auth.done"))
-    return _render_login(outcome.message, _diagnosis_for(outcome.phone), login_value=login_value, status=200)
+    return _render_login(outcome.message, _diagnosis_for(outcome.phone, typed=login_value == outcome.phone),
+                         login_value=login_value, status=200)
 
 
 @bp.post("/sms/send")
