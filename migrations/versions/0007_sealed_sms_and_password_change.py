@@ -1,8 +1,8 @@
 """sms_outbox.sealed (the full text of an SMS carrying a code or password, encrypted until a
 gateway took it) and identities.must_change_password (first page login asks for a new one)
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30 05:45:00
 """
 import re
@@ -13,8 +13,8 @@ from alembic import op
 # What earlier versions kept in clear: star it out in the rows already there.
 _SECRETS = (re.compile(r"(验证码 )(\d{6})"), re.compile(r"(初始密码：)([^。，,\s]+)"))
 
-revision = '0006'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
