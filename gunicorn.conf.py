@@ -46,4 +46,17 @@ proc_name = "fdy-web"
 # Logs to stdout/stderr: journald (systemd) or honcho collect them.
 accesslog = _env("accesslog", "-")
 errorlog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}i)s'
+# rid: the id the app gave the request (its X-Request-Id response header; nginx's when it sent one).
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}o)s'
+if os.environ.get("LOG_FORMAT") == "json":
+    # gunicorn's own lines (start-up, access) as JSON too, like the app's (bot/logging_setup.py).
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "bot.logging_setup.JsonFormatter"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                                "stream": "ext://sys.stderr"}},
+        "root": {"level": "INFO", "handlers": ["stderr"]},  # the app's lines (it adds no handler then)
+        "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+                    "gunicorn.access": {"level": "INFO", "handlers": ["stderr"], "propagate": False}},
+    }

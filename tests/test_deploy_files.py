@@ -124,3 +124,31 @@ def test_gunicorn_settings_worker_model_in_one_place(monkeypatch):
     monkeypatch.setenv("GUNICORN_WORKERS", "3")
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert (conf["worker_class"], conf["workers"]) == ("sync", 3)
+
+
+def test_gunicorn_lines_are_json_with_log_format_json(monkeypatch):
+    import io
+    import json
+    import logging
+    import logging.config
+
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert "rid=%({x-request-id}o)s" in conf["access_log_format"]
+    config = json.loads(json.dumps(conf["logconfig_dict"]))
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    logging.config.dictConfig(config)
+    logger = logging.getLogger("gunicorn.access")
+    stream = io.StringIO()
+    logger.handlers[0].setStream(stream)
+    try:
+        logger.info('127.0.0.1 "GET /healthz HTTP/1.1" 200 93 0.004s rid=0123456789abcdef')
+        line = json.loads(stream.getvalue())
+        assert line["logger"] == "gunicorn.access" and line["msg"].endswith("rid=0123456789abcdef")
+    finally:
+        for name in ("gunicorn.access", "gunicorn.error"):
+            logging.getLogger(name).handlers.clear()
+            logging.getLogger(name).propagate = True
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
