@@ -4,7 +4,8 @@ Redis may lose everything at any moment. The database says what must still happe
 - a task with recipients but no dispatch notification rows: its fan-out job was lost;
 - open notification rows (pending/sending) of a (task, kind) whose fan-out no longer has a
   marker in Redis (`notify.fanout_alive`): its batch, finisher and watch jobs were lost;
-- a reminder still ahead (or due and not yet written) with no job in Redis.
+- a reminder still ahead (or due and not yet written) with no job in Redis;
+- a recent 催办 whose job vanished before it wrote its rows.
 Re-creating is harmless when nothing was lost: every job id here is deterministic (a second
 enqueue of an id that exists is a no-op) and the once-only rows (one Notification per task,
 recipient and kind; leases) make a second run send nothing twice.
@@ -115,8 +116,32 @@ def resume_reminders(session, now: datetime) -> int:
     return queued
 
 
+# A 催办 is worth sending late for a while, not a day later (it is re-asked every 2 hours).
+URGE_WINDOW = timedelta(hours=2)
+
+
+def resume_urges(session, now: datetime) -> int:
+    """催办 recorded in the database whose job Redis lost before it wrote its rows."""
+    recent = session.execute(select(TaskUrge.id, TaskUrge.task_id).join(Task, Task.id == TaskUrge.task_id).where(
+        TaskUrge.created_at >= now - URGE_WINDOW, Task.status == "active")).all()
+    if not recent:
+        return 0
+    written = set(session.scalars(select(Notification.kind).where(
+        Notification.task_id.in_({task_id for _, task_id in recent}),
+        Notification.kind.in_([notify.urge_kind(urge_id) for urge_id, _ in recent])).distinct()))
+    waiting = {urge_id: f"urge-{urge_id}" for urge_id, _ in recent if notify.urge_kind(urge_id) not in written}
+    lost = _missing(list(waiting.values()))
+    queued = 0
+    for urge_id, jid in sorted(waiting.items()):
+        if jid in lost:
+            reminders.start_urge(urge_id)
+            queued += 1
+    session.commit()
+    return queued
+
+
 # What the sweep re-creates, in order. Escalation digests (SPEC 5) join here when they land.
-SWEEPS = (resume_fanouts, resume_reminders)
+SWEEPS = (resume_fanouts, resume_reminders, resume_urges)
 
 
 @jobs.job

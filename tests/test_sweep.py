@@ -47,10 +47,10 @@ def test_redis_flushed_after_a_dispatch_reminder_and_remaining_notifications_exa
     assert scheduled_at(app, reminder_id) is None
 
     result = run_sweep(app)
-    assert result == {"resume_fanouts": 1, "resume_reminders": 1}
+    assert result == {"resume_fanouts": 1, "resume_reminders": 1, "resume_urges": 0}
     assert scheduled_at(app, reminder_id) == due
     # A second sweep finds everything in place and queues nothing more.
-    assert run_sweep(app) == {"resume_fanouts": 0, "resume_reminders": 0}
+    assert run_sweep(app) == {"resume_fanouts": 0, "resume_reminders": 0, "resume_urges": 0}
 
     run_jobs()
     assert_exactly_one_each(simulator, world)
@@ -110,3 +110,20 @@ def test_workers_ask_for_one_sweep_per_minute(app):
         assert sweep.request_sweep(at + timedelta(seconds=30)) is None   # another worker, same minute
         assert sweep.request_sweep(at + timedelta(minutes=1)) is not None
         assert jobs.queue(jobs.DEFAULT).count == 2
+
+
+def test_a_urge_lost_with_redis_is_sent_once(app, world, db, run_jobs, simulator, redis_conn):
+    from models import task_rules
+
+    task = dispatch_task(db, world)
+    run_jobs()
+    result = task_rules.urge(db, world.school_staff, task)
+    assert result.ok  # recorded; its job never ran: Redis went away first
+    redis_conn.flushdb()
+    assert run_sweep(app)["resume_urges"] == 1
+    assert run_sweep(app)["resume_urges"] == 0
+    run_jobs()
+    assert run_sweep(app)["resume_urges"] == 0  # rows written: done
+    for key in REACHABLE:
+        urges = [m for m in simulator.inbox(world.openids[key]) if m["data"].get("phrase4", {}).get("value") == "催办"]
+        assert len(urges) == 1, key
