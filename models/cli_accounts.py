@@ -60,11 +60,29 @@ def import_graduates_command(path: str, background: bool, quiet: bool) -> None:
 
 @units_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-def import_units_command(path: str) -> None:
+@click.option("--background", is_flag=True, help="作为后台任务导入（需运行 bulk 队列的 worker），立即返回任务号。")
+@click.option("--quiet", is_flag=True, help="不显示进度条。")
+def import_units_command(path: str, background: bool, quiet: bool) -> None:
     """导入单位名单：UTF-8 CSV 或 .xlsx，表头为 省份,学校,院系（院系可空）。只新增缺少的，不改动已有的。"""
+    if background:
+        from jobs.imports import import_job_id, start_unit_import
+
+        job = start_unit_import(path)
+        job_id = job.id if job is not None else import_job_id(path, "units")
+        click.echo(f"已排队导入 {os.path.basename(path)}（任务 {job_id}）。" if job is not None
+                   else f"该文件已在导入队列中（任务 {job_id}）。")
+        click.echo(f"查看进度：flask --app wsgi jobs show {job_id}")
+        return
+    from jobs.progress import ProgressBar
+
     from .unit_import import import_units
 
-    report = import_units(db.session, path)
+    bar = None if quiet else ProgressBar()
+    try:
+        report = import_units(db.session, path, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     click.echo(report.summary(max_errors=len(report.errors)))
     if report.errors:
         sys.exit(1)

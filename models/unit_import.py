@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from .account_rules import norm
-from .importer import ERRORS_SHOWN, ImportError_, _cell, _csv_rows, _is_xlsx, _open_binary, _xlsx_rows
+from .importer import ERRORS_SHOWN, ImportError_, _cell, _csv_rows, _is_xlsx, _open_binary, _size_of, _xlsx_rows
 from .seed import ensure_ministry
 from .units import Unit, create_unit
 from .vocab import COLLEGE, PROVINCE, SCHOOL
@@ -81,8 +81,14 @@ class _Tree:
         return found, created
 
 
-def import_units(session, path_or_file, *, filename: str | None = None) -> UnitReport:
-    """Add the provinces, schools and colleges of a unit list; commits. Never raises for bad data."""
+PROGRESS_EVERY = 1000  # lines between two progress calls
+
+
+def import_units(session, path_or_file, *, filename: str | None = None, progress=None) -> UnitReport:
+    """Add the provinces, schools and colleges of a unit list; commits. Never raises for bad data.
+
+    `progress(lines_read, fraction_or_None)` is called every PROGRESS_EVERY lines and at the end.
+    """
     report = UnitReport()
     if filename is None and isinstance(path_or_file, (str, os.PathLike)):
         filename = os.fspath(path_or_file)
@@ -93,11 +99,16 @@ def import_units(session, path_or_file, *, filename: str | None = None) -> UnitR
         return report
     rows = None
     positions = None
+    lines = 0
     try:
         tree = _Tree(session, report)
         ministry = ensure_ministry(session)
-        rows = _xlsx_rows(fh) if _is_xlsx(fh, filename) else _csv_rows(fh)
+        xlsx = _is_xlsx(fh, filename)
+        size = None if xlsx else _size_of(fh)
+        rows = _xlsx_rows(fh) if xlsx else _csv_rows(fh)
         for number, cells in rows:
+            if progress is not None and number % PROGRESS_EVERY == 0:
+                progress(number, min(fh.tell() / size, 1.0) if size else None)
             if not any(_cell(c) for c in cells):
                 continue
             if positions is None:
@@ -106,6 +117,7 @@ def import_units(session, path_or_file, *, filename: str | None = None) -> UnitR
                     report.errors.append((number, problem))
                     return report
                 continue
+            lines += 1
             names, reasons = _line(cells, positions)
             if names is None:
                 report.errors.append((number, "；".join(reasons)))
@@ -126,6 +138,8 @@ def import_units(session, path_or_file, *, filename: str | None = None) -> UnitR
             rows.close()
         if close:
             fh.close()
+    if progress is not None:
+        progress(lines, 1.0)
     log.info("unit import: %s created, %s existing, %s bad lines", report.created, report.existing,
              len(report.errors))
     return report

@@ -47,3 +47,25 @@ def test_background_import_returns_a_job_id_that_jobs_show_reports(runner, run_j
     done = runner.invoke(args=["jobs", "show", job_id])
     assert done.exit_code == 0, done.output
     assert "状态 finished" in done.output and "100.0%" in done.output and "'created': 30" in done.output
+
+
+def write_units(path, n: int) -> None:
+    lines = ["省份,学校,院系"] + [f"省{i % 3},大学{i % 40},学院{i}" for i in range(n)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_units_import_shows_the_bar_and_runs_in_the_background(runner, run_jobs, tmp_path):
+    path = tmp_path / "units.csv"
+    write_units(path, 2500)
+    result = runner.invoke(args=["units", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "100.0%" in result.stderr and "2,500 行" in result.stderr
+
+    again = tmp_path / "units2.csv"
+    write_units(again, 30)
+    queued = runner.invoke(args=["units", "import", "--background", str(again)])
+    assert queued.exit_code == 0, queued.output
+    job_id = re.search(r"任务 (import-units-[0-9a-f]+)", queued.output).group(1)
+    run_jobs()
+    done = runner.invoke(args=["jobs", "show", job_id])
+    assert "状态 finished" in done.output and "100.0%" in done.output and "30 行" in done.output
