@@ -15,6 +15,7 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 import config as settings
+from bot import timed_cache
 from models import Base
 
 REDIS_URL = os.environ.get("FDY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -132,6 +133,7 @@ def _fresh_state(request):
         redis_lib.Redis.from_url(REDIS_URL).flushdb()
         request.getfixturevalue("simulator").reset()
         app.extensions["fdy.wechat"].forget_local_token()  # its token died with the simulator's state
+        timed_cache.clear_all()  # figures counted for ids that the wiped tables will hand out again
     yield
 
 

@@ -189,3 +189,72 @@ def test_student_page_is_kept_rendered_and_exactly_as_fresh(app, factory, db, si
     db.commit()
     gone = requests.get(link)
     assert gone.status_code == 404 and "学生页任务" not in gone.text
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_timed_cache_counts_once_per_ttl_and_once_at_a_time(monkeypatch):
+    from bot import timed_cache
+
+    clock = _Clock()
+    monkeypatch.setattr(timed_cache.time, "monotonic", clock)
+    cache = timed_cache.TimedCache(10.0)
+    counted = []
+    assert cache.get_or_compute("k", lambda: counted.append(1) or len(counted)) == 1
+    clock.now += 9.9
+    assert cache.get_or_compute("k", lambda: counted.append(1) or len(counted)) == 1
+    clock.now += 0.2
+    assert cache.get_or_compute("k", lambda: counted.append(1) or len(counted)) == 2
+
+    # Many askers while the first one counts: one count, every asker gets it.
+    clock.now += 60
+    started, release, calls, answers = threading.Event(), threading.Event(), [], []
+
+    def slow():
+        calls.append(1)
+        started.set()
+        release.wait(30)
+        return "figures"
+
+    askers = [threading.Thread(target=lambda: answers.append(cache.get_or_compute("k", slow))) for _ in range(6)]
+    askers[0].start()
+    started.wait(30)
+    for t in askers[1:]:
+        t.start()
+    release.set()
+    for t in askers:
+        t.join(30)
+    assert calls == [1] and answers == ["figures"] * 6
+
+
+def test_progress_figures_are_recounted_once_per_ttl(app, factory, db, simulator, live_server, wechat, monkeypatch):
+    from bot import timed_cache
+
+    clock = _Clock()
+    monkeypatch.setattr(timed_cache.time, "monotonic", clock)
+    world = build_world(factory, simulator)
+    task = make_task(db, world.school_staff, title="进度任务")
+    db.commit()
+    http, first = signed_in(live_server, simulator, world.school_openid, f"/progress/{task.id}")
+    assert first.status_code == 200 and 'id="fig-done">0/' in first.text and 'id="figures-at"' in first.text
+
+    wechat.ask(world.openids["cs_ben"], f"完成 {task.id}")
+    statements = []
+    engine = app.extensions["fdy.db"].engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        again = http.get(f"{live_server}/progress/{task.id}")
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert 'id="fig-done">0/' in again.text  # counted less than FIGURES_TTL ago: not counted again
+    assert not [s for s in statements if "GROUP BY" in s.upper()], statements
+
+    clock.now += 11
+    assert 'id="fig-done">1/' in http.get(f"{live_server}/progress/{task.id}").text
