@@ -28,6 +28,10 @@ TOKEN_MARGIN = 300
 # A process keeps its copy of the shared token until this long before the Redis key
 # expires: one Redis read per token lifetime instead of one per call.
 LOCAL_TOKEN_MARGIN = 30
+# Connections kept to WeChat per process: at least as many as a web worker's threads can have
+# in flight (gunicorn.conf.py), or the pages' OAuth code exchanges at a peak each open a new
+# connection and urllib3 discards it afterwards (its default keeps 10).
+HTTP_POOL = 64
 
 
 class WeChatError(Exception):
@@ -45,6 +49,13 @@ class WeChatError(Exception):
         return self.errcode is None or self.errcode in {-1, 45009, 45047, 45011}
 
 
+def _pooled_session() -> requests.Session:
+    http = requests.Session()
+    for prefix in ("https://", "http://"):
+        http.mount(prefix, requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=HTTP_POOL))
+    return http
+
+
 class WeChatClient:
     def __init__(self, app_id: str, app_secret: str, api_base: str, redis_conn: redis.Redis,
                  timeout: float = 5.0, session: requests.Session | None = None):
@@ -53,7 +64,7 @@ class WeChatClient:
         self.api_base = api_base.rstrip("/")
         self.redis = redis_conn
         self.timeout = timeout
-        self.http = session or requests.Session()
+        self.http = session or _pooled_session()
         # In-process copies of the shared grants: Redis key -> (value, monotonic time it stops being used).
         self._local: dict[str, tuple[str, float]] = {}
         self._local_lock = threading.Lock()

@@ -258,3 +258,28 @@ def test_progress_figures_are_recounted_once_per_ttl(app, factory, db, simulator
 
     clock.now += 11
     assert 'id="fig-done">1/' in http.get(f"{live_server}/progress/{task.id}").text
+
+
+def test_code_exchanges_at_once_reuse_pooled_connections(app, simulator, caplog):
+    """As many exchanges in flight as a web worker has threads: none is refused a pooled
+    connection (urllib3 logs "Connection pool is full, discarding connection" when one is)."""
+    from bot.wechat_api import WeChatError, get_client
+
+    simulator.add_faults({"path": "/sns/oauth2/access_token", "delay": 0.3})
+    client = get_client(app)
+    outcomes = []
+
+    def exchange():
+        try:
+            client.oauth_exchange("not-a-code")
+        except WeChatError as exc:
+            outcomes.append(exc.errcode)
+
+    threads = [threading.Thread(target=exchange) for _ in range(24)]
+    with caplog.at_level("WARNING", logger="urllib3.connectionpool"):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    assert outcomes == [40029] * 24  # every call reached WeChat and got its answer
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
