@@ -2,10 +2,11 @@
 
 Builds its own data (a throwaway SQLite file under bench/.data/, or --database-url), then runs the
 export in a fresh child process and reports that process's peak RSS above its RSS just before the
-export, the peak of Python allocations (tracemalloc), the time and the file size. `--writer normal`
-runs the same rows through an ordinary (not write-only) openpyxl workbook, for comparison.
+export, the time and the file size; with --tracemalloc also the peak of Python allocations (which
+slows the run several times over: its time is not the export's). `--writer normal` runs the same
+rows through an ordinary (not write-only) openpyxl workbook, for comparison.
 
-    .venv/bin/python bench/export_memory.py [--recipients 150000] [--writer stream|normal|both]
+    .venv/bin/python bench/export_memory.py [--recipients 150000] [--writer stream|normal|both] [--tracemalloc]
 """
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def build(database_url: str, recipients: int) -> tuple[int, int]:
     return 1, 1
 
 
-def child(database_url: str, redis_url: str, writer: str) -> dict:
+def child(database_url: str, redis_url: str, writer: str, trace: bool) -> dict:
     """Runs in a fresh process: the export alone, measured."""
     import tracemalloc
 
@@ -109,19 +110,20 @@ def child(database_url: str, redis_url: str, writer: str) -> dict:
             export_mod.Workbook = lambda write_only=False: real(write_only=False)  # noqa: E731
         rss_before = _rss_kib()
         peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        tracemalloc.start()
+        if trace:
+            tracemalloc.start()
         started = time.perf_counter()
         with tempfile.TemporaryFile() as out:
             rows = write_workbook(db.session, staff, task, out)
             size = out.tell()
         seconds = time.perf_counter() - started
-        _, traced_peak = tracemalloc.get_traced_memory()
+        traced_peak = tracemalloc.get_traced_memory()[1] if trace else None
         tracemalloc.stop()
         peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"writer": writer, "rows": rows, "seconds": round(seconds, 1), "file_mib": round(size / 2**20, 1),
             "rss_before_mib": round(rss_before / 1024, 1),
             "peak_rss_growth_mib": round((max(peak_after, peak_before) - rss_before) / 1024, 1),
-            "python_alloc_peak_mib": round(traced_peak / 2**20, 1)}
+            "python_alloc_peak_mib": round(traced_peak / 2**20, 1) if trace else None}
 
 
 def main(argv=None) -> int:
@@ -132,20 +134,24 @@ def main(argv=None) -> int:
     p.add_argument("--writer", choices=["stream", "normal", "both"], default="stream")
     p.add_argument("--database-url")
     p.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    p.add_argument("--tracemalloc", action="store_true", help="also the peak of Python allocations (slow)")
+    p.add_argument("--reuse", action="store_true", help="keep the data of the last run (same --recipients)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     url = args.database_url or f"sqlite:///{DATA_DIR / 'bench-export.db'}"
     if args.child:
-        print(json.dumps(child(url, args.redis_url, args.child)))
+        print(json.dumps(child(url, args.redis_url, args.child, args.tracemalloc)))
         return 0
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    build(url, args.recipients)
-    print(f"built {args.recipients} recipients in {time.perf_counter() - started:.1f} s ({url.split('@')[-1]})")
+    if not args.reuse:
+        started = time.perf_counter()
+        build(url, args.recipients)
+        print(f"built {args.recipients} recipients in {time.perf_counter() - started:.1f} s ({url.split('@')[-1]})")
     writers = ["stream", "normal"] if args.writer == "both" else [args.writer]
     for writer in writers:
         out = subprocess.run([PYTHON, __file__, "--child", writer, "--database-url", url, "--redis-url",
-                              args.redis_url, "--recipients", str(args.recipients)],
+                              args.redis_url, "--recipients", str(args.recipients)]
+                             + (["--tracemalloc"] if args.tracemalloc else []),
                              capture_output=True, text=True, timeout=1800, check=False)
         if out.returncode != 0:
             print(out.stderr[-2000:], file=sys.stderr)

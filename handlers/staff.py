@@ -65,7 +65,8 @@ def dispatch_reply(sender, text: str) -> str:
     account = sender.account
     body = text.strip()
     if body.replace("派发", "", 1).strip() == "":
-        return dispatch_rules.form_template(account)
+        return (dispatch_rules.form_template(account)
+                + f"\n也可以一行发送（字段用空格或；分隔），或打开派发页面逐项填写：{_base()}/tasks/new")
     draft, errors = dispatch_rules.parse(db.session, account, body)
     if errors:
         head = f"派发内容有 {len(errors)} 处需要修改：\n"

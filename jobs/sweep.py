@@ -32,6 +32,7 @@ from models.dispatch import reminder_times
 from models.tasks import Notification, Task, TaskUrge, clock
 
 from . import notify, reminders
+from .escalation import resume_digests
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +141,8 @@ def resume_urges(session, now: datetime) -> int:
     return queued
 
 
-# What the sweep re-creates, in order. Escalation digests (SPEC 5) join here when they land.
-SWEEPS = (resume_fanouts, resume_reminders, resume_urges)
+# What the sweep re-creates, in order. Escalation digests (SPEC 5) are written here when due, too.
+SWEEPS = (resume_fanouts, resume_reminders, resume_urges, resume_digests)
 
 
 @jobs.job

@@ -9,6 +9,7 @@ from .identity import Follower, Identity, SmsCode, SmsOutbox  # noqa: F401
 from .accounts import Account, AccountCohort, AuditLog, account_majors  # noqa: F401
 from .graduates import Graduate  # noqa: F401
 from .tasks import Notification, ShareOpen, Task, TaskRecipient  # noqa: F401
+from .escalation import EscalationDigest  # noqa: F401
 
 
 def init_app(app) -> None:

@@ -48,13 +48,14 @@ FIELD_NAMES = {
     "链接": "link",
     "保密": "confidential", "是否保密": "confidential",
     "给学生": "student_text",
+    "提醒上级": "escalate",
     "内容": "content", "正文": "content",
 }
 # Fields whose value may run over several lines: until the next line that starts with a field name.
 RUNNING_FIELDS = {"student_text"}
 LABELS = {"title": "标题", "type": "类型", "cohort": "届别", "levels": "层次", "narrowing": "范围",
           "deadline": "截止", "live_start": "开始", "live_end": "结束", "link": "链接",
-          "confidential": "保密", "student_text": "给学生", "content": "内容"}
+          "confidential": "保密", "student_text": "给学生", "escalate": "提醒上级", "content": "内容"}
 
 FORM_TEMPLATE = (
     "派发任务请按以下格式发送（一行一项，「内容」放最后，可以多行）：\n"
@@ -72,7 +73,8 @@ FORM_TEMPLATE = (
     "给学生：……（学生看到的内容，可以多行；不填则不转发学生）\n"
     "内容：……（给辅导员的要求）\n"
     "说明：标题、类型、届别、内容必填；类型可写 政策/招聘会/直播课/招聘信息/课程/其他；"
-    "层次默认全部；{scope_hint}直播课必须填写开始和结束；时间为北京时间。"
+    "层次默认全部；{scope_hint}直播课必须填写开始和结束；时间为北京时间；"
+    "加一行「提醒上级：否」则截止前后不给各级管理员发未完成汇总。"
 )
 
 # Every value is capped before any matching (SPEC 10: linear in the input): a field longer
@@ -119,6 +121,7 @@ class Draft:
     link: str | None = None
     confidential: bool = False
     student_text: str | None = None
+    escalate: bool = True
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -144,7 +147,7 @@ def split_form(text: str) -> tuple[dict[str, str], list[str]]:
     errors: list[str] = []
     content_lines: list[str] | None = None
     running: tuple[str, list[str]] | None = None  # a multi-line field being read
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in enumerate(expand_lines(lines), start=1):
         if content_lines is not None:
             content_lines.append(raw)
             continue
@@ -182,6 +185,61 @@ def split_form(text: str) -> tuple[dict[str, str], list[str]]:
     if content_lines is not None:
         values["content"] = "\n".join(content_lines).strip()
     return values, errors
+
+
+KEY_MAX = max(len(k) for k in FIELD_NAMES)
+YES_WORDS = frozenset({"是", "yes", "Yes", "YES", "y", "Y", "1", "true", "True"})
+NO_WORDS = frozenset({"否", "no", "No", "NO", "n", "N", "0", "false", "False"})
+
+
+def expand_lines(lines: list[str]) -> list[str]:
+    """The form's lines with those carrying several fields cut into one field each
+    (`派发 标题：… 类型：… 届别：…` typed on a phone). Free text is never cut: after 内容 nothing,
+    and the lines that continue 给学生 only where a new field starts a line."""
+    expanded: list[str] = []
+    free = None
+    for raw in lines:
+        if free == "content":
+            expanded.append(raw)
+            continue
+        if free == "running":
+            split = split_key(raw)
+            if not (split and split[0] in FIELD_NAMES):
+                expanded.append(raw)
+                continue
+        pieces = split_fields(raw)
+        expanded += pieces
+        last = FIELD_NAMES.get((split_key(pieces[-1]) or ("",))[0])
+        free = "content" if last == "content" else "running" if last in RUNNING_FIELDS else None
+    return expanded
+
+
+def split_fields(line: str) -> list[str]:
+    """One line cut where a known field name and its colon start, with or without a space or ；
+    before it (a field the user typed is never taken for part of another's value). Linear: each
+    colon looks back at most KEY_MAX characters, the longest name first. Cutting stops at 内容,
+    which runs to the end of the message."""
+    cuts = [0]
+    free_text = False  # after 给学生 on this line: only 内容 still cuts
+    for index, char in enumerate(line):
+        if char not in COLONS and unicodedata.normalize("NFKC", char) != ":":
+            continue
+        for size in range(min(KEY_MAX, index), 0, -1):
+            start = index - size
+            key = line[start:index]  # field names are CJK: NFKC leaves them as they are
+            if key in FIELD_NAMES and (not free_text or FIELD_NAMES[key] == "content"):
+                if start > cuts[-1]:
+                    cuts.append(start)
+                if FIELD_NAMES[key] == "content":
+                    return _pieces(line, cuts)
+                free_text = FIELD_NAMES[key] in RUNNING_FIELDS
+                break
+    return _pieces(line, cuts)
+
+
+def _pieces(line: str, cuts: list[int]) -> list[str]:
+    ends = cuts[1:] + [len(line)]
+    return [line[a:b].rstrip(" \t\u3000;；") for a, b in zip(cuts, ends)]
 
 
 def split_key(line: str) -> tuple[str, str] | None:
@@ -237,8 +295,30 @@ def suggest(name: str, names: list[str], n: int = 3) -> list[str]:
 
 def parse(session: Session, issuer: Account, text: str, now: datetime | None = None) -> tuple[Draft | None, list[str]]:
     """A Draft, or None and every error of the form."""
-    now = now or clock()
     values, errors = split_form(text)
+    return parse_values(session, issuer, values, errors, now)
+
+
+def form_values(fields: dict) -> dict[str, str]:
+    """The values of the dispatch page's fields, as split_form would have read them: one line
+    each (capped, normalised), 内容 kept as typed."""
+    values = {}
+    for name in LABELS:
+        raw = fields.get(name) or ""
+        if name == "content" or name in RUNNING_FIELDS:
+            value = raw.replace("\r\n", "\n")[:CONTENT_MAX * 2].strip()
+        else:
+            value = " ".join(unicodedata.normalize("NFKC", raw[:LINK_MAX + 1]).split())
+        if value:
+            values[name] = value
+    return values
+
+
+def parse_values(session: Session, issuer: Account, values: dict[str, str], errors: list[str] | None = None,
+                 now: datetime | None = None) -> tuple[Draft | None, list[str]]:
+    """The rules of every field, on values from a chat form or the dispatch page."""
+    now = now or clock()
+    errors = list(errors or [])
 
     title = values.get("title", "")
     if not title:
@@ -332,12 +412,19 @@ def parse(session: Session, issuer: Account, text: str, now: datetime | None = N
         if len(link) > LINK_MAX or not _URL.match(link):
             errors.append("链接：请填以 http:// 或 https:// 开头的完整网址")
 
+    escalate = True
+    raw_escalate = values.get("escalate", "")
+    if raw_escalate in NO_WORDS:
+        escalate = False
+    elif raw_escalate and raw_escalate not in YES_WORDS:
+        errors.append("提醒上级：请填 是 或 否（填「否」则截止前后不给各级管理员发未完成汇总）")
+
     confidential = False
     raw_conf = values.get("confidential", "")
     if raw_conf:
-        if raw_conf in {"是", "保密", "yes", "Yes", "YES", "y", "Y", "1", "true", "True"}:
+        if raw_conf in YES_WORDS | {"保密"}:
             confidential = True
-        elif raw_conf not in {"否", "不保密", "no", "No", "NO", "n", "N", "0", "false", "False"}:
+        elif raw_conf not in NO_WORDS | {"不保密"}:
             errors.append("保密：请填 是 或 否")
 
     content = values.get("content", "")
@@ -358,7 +445,7 @@ def parse(session: Session, issuer: Account, text: str, now: datetime | None = N
     return Draft(title=title, type=task_type, cohort=cohort, levels=levels, content=content,
                  narrowing_ids=narrowing_ids, narrowing_names=narrowing_names,
                  deadline=iso(times["deadline"]), live_start=iso(start), live_end=iso(end),
-                 link=link, confidential=confidential, student_text=student_text), []
+                 link=link, confidential=confidential, student_text=student_text, escalate=escalate), []
 
 
 # -- recipients ------------------------------------------------------------------------
@@ -412,6 +499,8 @@ def preview_text(draft: Draft, total: int, unreachable: int) -> str:
         lines.append(f"直播：{local_text(draft.when('live_start'))} 至 {local_text(draft.when('live_end'))}")
     if draft.link:
         lines.append(f"链接：{_clip(draft.link, 80)}")
+    if not draft.escalate:
+        lines.append("提醒上级：否（截止前后不给各级管理员发未完成汇总）")
     if draft.confidential:
         lines.append("保密：是（仅限辅导员本人学习）")
     if draft.student_text:
@@ -446,7 +535,8 @@ def create_task(session: Session, issuer: Account, draft: Draft) -> tuple[Task, 
                 link=draft.link, cohort=draft.cohort,
                 levels=",".join(draft.levels), narrowing=",".join(str(i) for i in draft.narrowing_ids),
                 deadline=draft.when("deadline"), live_start=draft.when("live_start"),
-                live_end=draft.when("live_end"), confidential=draft.confidential, issuer_id=issuer.id,
+                live_end=draft.when("live_end"), confidential=draft.confidential, escalate=draft.escalate,
+                issuer_id=issuer.id,
                 issuer_unit_id=issuer.unit_id, status="active", recipient_count=0, created_at=clock())
     session.add(task)
     session.flush()

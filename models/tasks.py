@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .accounts import Account
@@ -30,6 +30,8 @@ class Task(Base):
     live_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     live_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confidential: Mapped[bool] = mapped_column(default=False)
+    # 提醒上级: escalation digests to staff with pending counselors (models/escalation.py).
+    escalate: Mapped[bool] = mapped_column(default=True, server_default=true())
     issuer_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     issuer_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     status: Mapped[str] = mapped_column(String(16), default="active")
