@@ -47,10 +47,10 @@ def test_redis_flushed_after_a_dispatch_reminder_and_remaining_notifications_exa
     assert scheduled_at(app, reminder_id) is None
 
     result = run_sweep(app)
-    assert result == {"resume_fanouts": 1, "resume_reminders": 1, "resume_urges": 0}
+    assert result == {"resume_fanouts": 1, "resume_reminders": 1, "resume_urges": 0, "resume_digests": 0}
     assert scheduled_at(app, reminder_id) == due
     # A second sweep finds everything in place and queues nothing more.
-    assert run_sweep(app) == {"resume_fanouts": 0, "resume_reminders": 0, "resume_urges": 0}
+    assert run_sweep(app) == {"resume_fanouts": 0, "resume_reminders": 0, "resume_urges": 0, "resume_digests": 0}
 
     run_jobs()
     assert_exactly_one_each(simulator, world)
