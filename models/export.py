@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy import case, func, select
 
 from .accounts import Account
+from .base import utcnow
 from .privacy import mask_phone
 from .scope import MANAGED_LEVELS
 from .task_rules import BREAKDOWN_COLUMN, done_clause, failed_clause, figures_clause, unreached_clause
@@ -99,7 +100,7 @@ def write_workbook(session, staff: Account, task: Task, out) -> int:
     lines = summary(session, staff, task)
     head = wb.create_sheet("汇总")
     head.append([f"任务 #{task.id}「{task.title}」", f"届别 {task.cohort}", f"派发于 {local_text(task.created_at)}",
-                 f"截止 {local_text(task.deadline)}" if task.deadline else ""])
+                 f"截止 {local_text(task.deadline)}" if task.deadline else "", f"导出于 {local_text(utcnow())}"])
     head.append(SUMMARY_HEADER)
     for line in lines:
         head.append(line.row())

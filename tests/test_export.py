@@ -157,3 +157,24 @@ def test_progress_page_chart_failed_count_pages_and_download(world, db, page, si
     href = page.get_attribute("#export", "href")
     wb = download(href)
     assert len(sheet_rows(wb)) == 13
+
+
+def test_large_exports_are_written_by_a_job_and_served_by_the_same_link(world, db, wechat, app, run_jobs,
+                                                                          monkeypatch, tmp_path):
+    task = make_task(db, world.school_staff, narrowing_ids=two_colleges(world))
+    monkeypatch.setattr("handlers.pages.progress.EXPORT_INLINE_MAX", 0)
+    app.config["EXPORT_DIR"] = str(tmp_path)
+    try:
+        url = export_link(wechat, world.school_openid, task.id)
+        waiting = requests.get(url, timeout=30)
+        assert waiting.status_code == 202 and "正在生成" in waiting.text
+        assert requests.get(url, timeout=30).status_code == 202  # still one job (its id is the link's)
+        run_jobs()
+        rows = sheet_rows(download(url))
+        assert {r[1] for r in rows} == set(expected_rows(db, task, two_colleges(world)))
+        # Another staff user's link is another file: never this one.
+        other = requests.get(export_link(wechat, world.college_openid, task.id), timeout=30)
+        assert other.status_code == 202
+        assert len(list(tmp_path.glob("*.xlsx"))) == 1
+    finally:
+        app.config.pop("EXPORT_DIR")

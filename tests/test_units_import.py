@@ -82,7 +82,7 @@ def test_accounts_on_units_without_graduates(db, factory, wechat, tmp_path, simu
     missing = wechat.ask(province.identity.openid, f"添加学校账号 钱七 {next_phone()} 南湖大学")
     assert "请联系部级管理员" in missing and "导入" not in missing.split("：", 2)[-1].replace("部级统一导入", "")
     no_province = wechat.ask(ministry.identity.openid, f"添加省级账号 孙八 {next_phone()} 南海省")
-    assert "最接近的有：甲省" in no_province or "导入单位" in no_province
+    assert "最接近的有：甲省" in no_province and "导入单位" in no_province
 
 
 def test_ministry_imports_a_unit_file_from_chat(app, wechat, factory, run_jobs, simulator, tmp_path, db):

@@ -6,7 +6,9 @@ user, and the figures count only the recipients it manages (all for the issuer).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+import os
 import tempfile
 from types import SimpleNamespace
 
@@ -16,6 +18,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from bot.context import current_sender
 from bot.oauth import openid_required
 from bot.timed_cache import TimedCache
+from jobs.exports import export_path, start_export
 from models import db, task_rules
 from models.accounts import Account
 from models.export import summary, write_workbook
@@ -31,6 +34,8 @@ EXPORT_TTL_TEXT = "24小时"
 PENDING_PAGE = 50
 FIGURES_TTL = 10.0  # seconds; the page says when its figures were counted
 _figures = TimedCache(FIGURES_TTL)
+# Above this many rows the file is written by a job, not while the request waits.
+EXPORT_INLINE_MAX = 20_000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -142,6 +147,15 @@ def export(task_id: int):
     if staff is None or not staff.active or not staff.is_staff or task is None \
             or not task_rules.can_see(db.session, staff, task):
         return _export_refusal("该链接对应的账号已无权查看此任务。", 403)
+    name = f"任务{task_id}进度.xlsx"
+    if task_rules.progress(db.session, staff, task).total > EXPORT_INLINE_MAX:
+        # Minutes of CPU: a job writes it (jobs/exports.py), this link serves it once written.
+        key = hashlib.sha256(request.args["t"].encode()).hexdigest()[:32]
+        path = export_path(key)
+        if os.path.exists(path):
+            return send_file(path, mimetype=XLSX, as_attachment=True, download_name=name, max_age=0)
+        start_export(task_id, staff.id, key)
+        return render_template("progress/export_wait.html", task=task), 202
     out = tempfile.TemporaryFile()
     try:
         rows = write_workbook(db.session, staff, task, out)
@@ -150,5 +164,4 @@ def export(task_id: int):
         raise
     out.seek(0)
     log.info("export of task %s (%s rows) for account %s", task_id, rows, staff.id)
-    return send_file(out, mimetype=XLSX, as_attachment=True, download_name=f"任务{task_id}进度.xlsx",
-                     max_age=0)
+    return send_file(out, mimetype=XLSX, as_attachment=True, download_name=name, max_age=0)
