@@ -78,6 +78,9 @@ def app_env(database_url: str, redis_url: str, api_base: str = "http://127.0.0.1
         "TEMPLATE_TASK_ID": TEMPLATE_TASK_ID,
         "TEMPLATE_REMINDER_ID": TEMPLATE_REMINDER_ID,
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        # gunicorn.conf.py recycles a worker every ~20,000 requests; a recycled worker's CPU would
+        # vanish from the per-process accounting (bench/cpu_meter.py) in the middle of a phase.
+        "GUNICORN_MAX_REQUESTS": "0",
         "PYTHONPATH": str(ROOT),
     })
     env.pop("WECHAT_AES_KEY", None)
