@@ -230,6 +230,7 @@ PAGE_FORMS = {
     "/auth/sms/verify": ("phone", "code"),
     "/auth/forgot/send": ("phone",),
     "/auth/forgot/reset": ("phone", "password", "password2", "code"),
+    "/auth/password": ("password", "password2"),
 }
 
 
