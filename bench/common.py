@@ -81,6 +81,8 @@ def app_env(database_url: str, redis_url: str, api_base: str = "http://127.0.0.1
         # gunicorn.conf.py recycles a worker every ~20,000 requests; a recycled worker's CPU would
         # vanish from the per-process accounting (bench/cpu_meter.py) in the middle of a phase.
         "GUNICORN_MAX_REQUESTS": "0",
+        # As deploy/systemd/fdy-web.service runs the web workers (threads: two malloc arenas).
+        "MALLOC_ARENA_MAX": "2",
         "PYTHONPATH": str(ROOT),
     })
     env.pop("WECHAT_AES_KEY", None)

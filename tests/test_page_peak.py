@@ -283,3 +283,12 @@ def test_code_exchanges_at_once_reuse_pooled_connections(app, simulator, caplog)
             t.join(30)
     assert outcomes == [40029] * 24  # every call reached WeChat and got its answer
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+
+
+def test_web_workers_run_with_two_malloc_arenas():
+    """Threads each get a glibc arena of their own otherwise: the web workers' RSS after a national
+    storm of page opens grew to 250-290 MB instead of ~200 MB (docs/PERFORMANCE.md)."""
+    unit = (ROOT / "deploy" / "systemd" / "fdy-web.service").read_text()
+    assert "Environment=MALLOC_ARENA_MAX=2" in unit.splitlines()
+    web = next(line for line in (ROOT / "deploy" / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    assert "MALLOC_ARENA_MAX=2" in web.split("gunicorn")[0]
