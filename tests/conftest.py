@@ -110,6 +110,7 @@ def live_server(app, simulator):
 
 
 def _wipe(app) -> None:
+    timed_cache.clear_all()  # figures counted for ids that the wiped tables will hand out again
     engine = app.extensions["fdy.db"].engine
     with engine.begin() as conn:
         if engine.dialect.name == "mysql":
@@ -133,7 +134,6 @@ def _fresh_state(request):
         redis_lib.Redis.from_url(REDIS_URL).flushdb()
         request.getfixturevalue("simulator").reset()
         app.extensions["fdy.wechat"].forget_local_token()  # its token died with the simulator's state
-        timed_cache.clear_all()  # figures counted for ids that the wiped tables will hand out again
     yield
 
 
