@@ -93,7 +93,7 @@ def app_env(database_url: str, redis_url: str, api_base: str = "http://127.0.0.1
 def make_app(database_url: str, redis_url: str, api_base: str = "http://127.0.0.1:9"):
     """The fdy app in this process, configured like the benchmark's child processes."""
     import config as settings
-    from bot import create_app
+    from bot.app import create_app
 
     ensure_buffer_pool(database_url)
     env = app_env(database_url, redis_url, api_base)

@@ -5,7 +5,7 @@
 1. preview: what `派发` does (models.dispatch.parse + count_recipients +
    preview_text) for a ministry task to every counselor of the cohort.
    Target <= 1 s at 150,000 counselors.
-2. 确认: models.dispatch.create_task + jobs.notify.start_dispatch_fanout, then
+2. 确认: models.dispatch.create_task + jobs.dispatch.start_dispatch_fanout, then
    the fan_out job (run by a worker) writes the notification rows and queues
    the send_batch jobs. "queued" = the fan_out job has finished. Target <= 10 s.
 3. send rate: 2 `flask --app wsgi worker` processes send the template messages
@@ -116,7 +116,7 @@ def draft_task(session, issuer, draft):
     from sqlalchemy import func, select
 
     from models import Task
-    from models.tasks import clock
+    from models.clock import clock
 
     next_id = (session.scalar(select(func.max(Task.id))) or 0) + 1
     return Task(id=next_id, title=draft.title, type=draft.type, deadline=draft.when("deadline"),
@@ -233,7 +233,7 @@ def run(database_url: str, redis_url: str, workers: int = 2, send_timeout: float
                 get_json(f"{sim_url}/_bench/clear-inbox")  # the workers' phase is counted on its own
 
                 # 2. 确认: the task and its recipients, then the fan-out job
-                from jobs.notify import start_dispatch_fanout
+                from jobs.dispatch import start_dispatch_fanout
 
                 # RSS of the workers and the work horses they fork, polled through 确认 and the sending.
                 memory = proc_memory.PeakSampler(*worker_groups).__enter__()

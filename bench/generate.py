@@ -93,7 +93,7 @@ def fresh_schema(url: str) -> None:
     """Drop everything in the target and build the schema through the migration."""
     from sqlalchemy import create_engine, text
 
-    from models.cli import upgrade
+    from models.migrate import upgrade
 
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         path = Path(url[len("sqlite:///"):])

@@ -160,7 +160,7 @@ def steady_state_tags(database_url: str, redis_url: str, senders: list) -> None:
     per-message tag recheck (handlers/binding.py) finds nothing to do, as in production."""
     try:
         from menus.data import ROLE_TAGS
-        from menus.push import TAG_CACHE_KEY, TAG_CACHE_TTL
+        from bot.role_tags import TAG_CACHE_KEY, TAG_CACHE_TTL
     except ImportError:
         return
     import redis as redis_lib

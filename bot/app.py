@@ -1,10 +1,19 @@
-"""The Flask app factory: settings checked here, one init_app per subsystem."""
+"""The Flask app factory: settings checked here, one init_app per subsystem.
+
+The top of the import layers (docs/ARCHITECTURE.md): it may import every package,
+and only wsgi.py (plus tests and benchmarks) imports it.
+"""
 from __future__ import annotations
 
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 import config as settings
+import handlers
+import jobs
+import models
+from bot import (dedupe, errors, freshness, logging_setup, oauth, page_headers, robot, sessions, store,
+                 wechat_api, webhook)
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -29,13 +38,6 @@ def create_app(config: settings.Config | None = None) -> Flask:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       PERMANENT_SESSION_LIFETIME=7 * 86400)
 
-    from . import (dedupe, errors, freshness, health, logging_setup, oauth, page_headers, robot, sessions, store,
-                   wechat_api, webhook)
-    import jobs
-    import models
-    import handlers
-    from . import cli
-
     logging_setup.init_app(app)
     errors.init_app(app)
     sessions.init_app(app)
@@ -48,9 +50,7 @@ def create_app(config: settings.Config | None = None) -> Flask:
     jobs.init_app(app)
     robot.init_app(app)
     app.register_blueprint(webhook.bp)
-    app.register_blueprint(health.bp)
     app.register_blueprint(oauth.bp)
-    handlers.init_app(app)
-    cli.init_app(app)
+    handlers.init_app(app)          # the routes on the robot, the pages, the CLI
 
     return app

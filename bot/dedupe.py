@@ -15,12 +15,10 @@ import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING
-
 import redis
+from flask import current_app
 
-if TYPE_CHECKING:
-    from .store import FailFastRedis
+from .store import FailFastRedis, get_redis
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +163,9 @@ class ReplyWriter:
 
 def init_app(app) -> None:
     """The app's ReplyWriter, on the app's Redis client (bot/store.py, initialised before)."""
-    from .store import get_redis
-
     app.extensions["fdy.replies"] = ReplyWriter(get_redis(app))
 
 
 def get_deduper(app=None) -> Deduper:
-    from flask import current_app
-
     app = app or current_app
     return Deduper(app.extensions["fdy.redis"], app.config["DEDUPE_TTL"], app.extensions["fdy.replies"])

@@ -101,7 +101,3 @@ def callback():
     session["openid"] = info["openid"]
     session.permanent = True
     return redirect(saved["next"])
-
-
-def current_openid() -> str | None:
-    return session.get("openid")

@@ -21,7 +21,7 @@ from models import changes
 
 from . import freshness
 from .dedupe import dedupe_key, get_deduper
-from .dispatch import mask_openid, run_handlers
+from .run_handlers import mask_openid, run_handlers
 from .signing import message_crypt, signature, signature_ok
 from .store import get_redis
 

@@ -6,6 +6,7 @@ retried once with a fresh one.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -14,6 +15,8 @@ import uuid
 import redis
 import requests
 from flask import Flask, current_app
+
+from .store import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +167,6 @@ class WeChatClient:
                 resp = self.http.get(url, params=params, timeout=self.timeout)
             else:
                 # ensure_ascii=False: WeChat shows \uXXXX escapes literally in some fields.
-                import json
-
                 resp = self.http.post(url, params=params, timeout=self.timeout,
                                       data=json.dumps(json_body, ensure_ascii=False).encode("utf-8"),
                                       headers={"Content-Type": "application/json; charset=utf-8"})
@@ -247,8 +248,6 @@ class WeChatClient:
 
 
 def init_app(app: Flask) -> None:
-    from .store import get_redis
-
     app.extensions["fdy.wechat"] = WeChatClient(
         app.config["WECHAT_APP_ID"], app.config["WECHAT_APP_SECRET"], app.config["WECHAT_API_BASE"],
         get_redis(app), timeout=float(app.config["HTTP_TIMEOUT"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -204,8 +205,6 @@ def problems(cfg: Config) -> list[str]:
 
 def _production_problems(cfg: Config) -> list[str]:
     """What would only fail later, in front of users: refused in production (SPEC 9.3 `check`)."""
-    from urllib.parse import urlsplit
-
     found = []
     if cfg.SMS_BACKEND == "console":
         found.append("SMS_BACKEND=console: 生产环境的验证码只会写进日志，没有人能收到短信完成绑定；"

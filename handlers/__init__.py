@@ -6,7 +6,9 @@ specific commands come first and the help fallback last.
 """
 from __future__ import annotations
 
-from . import accounts, binding, counselor, events, help, menus, pages, questions, staff, stats
+from bot.robot import get_robot
+
+from . import accounts, binding, cli, counselor, events, health, help, menus, pages, questions, staff, stats
 
 
 def register_all(robot) -> None:
@@ -23,6 +25,9 @@ def register_all(robot) -> None:
 
 
 def init_app(app) -> None:
+    register_all(get_robot(app))
+    app.register_blueprint(health.bp)   # /healthz
     pages.init_app(app)
+    cli.init_app(app)
     if not app.testing:
         questions.warm_up()

@@ -13,6 +13,7 @@ import redis
 from flask import current_app
 
 from bot.store import get_redis
+from jobs.imports import start_import, start_unit_import
 from models import db
 from models import account_edits as edits
 from models import account_rules as rules
@@ -20,6 +21,7 @@ from models import people
 from models.privacy import mask_phone
 from models.vocab import COLLEGE, COUNSELOR, MINISTRY, PROVINCE, SCHOOL, STUDY_LEVELS
 
+from . import follow_up
 from .common import MINISTRY_ONLY, STAFF, command, declare_help, normalize
 
 log = logging.getLogger(__name__)
@@ -160,6 +162,7 @@ def register(robot) -> None:
         if fields is None:
             return _usage("counselor", "添加辅导员需要姓名、手机、层次和负责专业。")
         result = rules.add_counselor(db.session, sender.account, **fields)
+        follow_up.start(result)
         return _reply(result.text("未添加辅导员"))
 
     @command(robot, r"添加院系账号\s*(.*)", needs=STAFF, levels=(SCHOOL,), help="添加院系账号",
@@ -170,6 +173,7 @@ def register(robot) -> None:
             return _usage("college", "添加院系账号需要姓名、手机和院系。")
         result = rules.add_college_account(db.session, sender.account, name=tokens[0], phone=tokens[1],
                                            college=tokens[2], levels=",".join(tokens[3:]))
+        follow_up.start(result)
         return _reply(result.text("未添加院系账号"))
 
     @command(robot, r"添加学校账号\s*(.*)", needs=STAFF, levels=(PROVINCE,), help="添加学校账号",
@@ -180,6 +184,7 @@ def register(robot) -> None:
             return _usage("school", "添加学校账号需要姓名、手机和学校。")
         result = rules.add_school_account(db.session, sender.account, name=tokens[0], phone=tokens[1],
                                           school="".join(tokens[2:]))
+        follow_up.start(result)
         return _reply(result.text("未添加学校账号"))
 
     @command(robot, r"添加省级账号\s*(.*)", needs=STAFF, levels=(MINISTRY,), help="添加省级账号",
@@ -190,6 +195,7 @@ def register(robot) -> None:
             return _usage("province", "添加省级账号需要姓名、手机和省份。")
         result = rules.add_province_account(db.session, sender.account, name=tokens[0], phone=tokens[1],
                                             province="".join(tokens[2:]))
+        follow_up.start(result)
         return _reply(result.text("未添加省级账号"))
 
     @command(robot, r"删除账号\s*(.*)", needs=STAFF, help="删除下级账号", example="删除账号 13800000000")
@@ -200,7 +206,7 @@ def register(robot) -> None:
         found = pick_target(sender, tokens[0], "删除")
         if found.account is None:
             return refusal(found, "未删除")
-        return _reply(rules.delete_account(db.session, sender.account, found.account).text("未删除"))
+        return _reply(follow_up.start(rules.delete_account(db.session, sender.account, found.account)).text("未删除"))
 
     @command(robot, r"修改届别\s*(.*)", needs=STAFF, levels=(PROVINCE, SCHOOL, COLLEGE),
              help="修改一名辅导员的负责届别", example="修改届别 13800000000 2026,2027")
@@ -232,7 +238,7 @@ def register(robot) -> None:
         if found.account is None:
             return refusal(found, "未修改")
         value = " ".join(tokens[2:]) if edits.field_of(tokens[1]) == edits.COLLEGE_FIELD else ",".join(tokens[2:])
-        return _reply(edits.edit(db.session, sender.account, found.account, tokens[1], value).text("未修改"))
+        return _reply(follow_up.start(edits.edit(db.session, sender.account, found.account, tokens[1], value)).text("未修改"))
 
     @command(robot, r"重发短信\s*(.*)", needs=STAFF, help="重发开通账号的短信", example="重发短信 1")
     def resend(message, sender, match):
@@ -242,7 +248,8 @@ def register(robot) -> None:
         found = pick_target(sender, tokens[0], "重发短信")
         if found.account is None:
             return refusal(found, "未重发")
-        result = edits.resend_sms(db.session, sender.account, found.account, lambda: count_resend(found.account.id))
+        result = follow_up.start(edits.resend_sms(db.session, sender.account, found.account,
+                                                   lambda: count_resend(found.account.id)))
         return _reply(result.text("未重发"))
 
     @command(robot, r"(?:记录|操作记录|账号记录)", needs=STAFF, help="最近的账号变动记录", example="记录")
@@ -298,8 +305,6 @@ def records_text(actor) -> str:
 def start_import_from_chat(sender, name: str, units: bool = False) -> str:
     """Import a file an admin placed in instance/imports/, as a job that reports back: graduates,
     or with `units` a unit list (省份,学校,院系)."""
-    from jobs.imports import start_import, start_unit_import
-
     # IMPORT_DIR may be set in app.config (tests, other layouts); default instance/imports.
     folder = current_app.config.get("IMPORT_DIR") or os.path.join(current_app.instance_path, IMPORT_DIR)
     verb = "导入单位" if units else "导入毕业生"

@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import current_app
 
 from bot.context import current_sender, forget_sender
+from jobs.tags import resync_if_needed
 from models import db
 from models.binding import request_bind_code, role_name, unbind, verify_bind_code
 from models.diagnosis import diagnose
 
 from models.vocab import LEVELS
 
+from . import follow_up
 from .common import ACCOUNT, ANY, bind_instructions, click, command, no_account_text
 
 
@@ -53,8 +55,6 @@ def register(robot) -> None:
 
     def tag_recheck(message):
         """Not a reply: keeps the sender's role tag (and so its menu) in step with its account."""
-        from jobs.tags import resync_if_needed
-
         resync_if_needed(current_sender(message.source))
         return None
 
@@ -69,7 +69,7 @@ def register(robot) -> None:
             return ("请在「绑定」后加上您平台账号的手机号，如：绑定 13800000000\n"
                     f"也可以打开 {login_url()} 用账号密码登录绑定。")
         deferred = current_app.config["SMS_BACKEND"] != "console"
-        outcome = request_bind_code(db.session, message.source, phone, deferred=deferred)
+        outcome = follow_up.start(request_bind_code(db.session, message.source, phone, deferred=deferred))
         if outcome.kind == "sent":
             return outcome.message + "请直接回复短信中的6位验证码完成绑定。"
         return outcome.message
@@ -79,13 +79,14 @@ def register(robot) -> None:
         outcome = verify_bind_code(db.session, message.source, match.group(0))
         if outcome is None:
             return None  # no code pending for this user: not a binding reply
+        follow_up.start(outcome)
         forget_sender()
         return outcome.message
 
     @command(robot, r"解绑(?:微信)?", needs=ANY, levels=LEVELS, help="解除微信与登录账号的绑定",
              help_last=True)
     def unbind_command(message, sender, match):
-        outcome = unbind(db.session, message.source)
+        outcome = follow_up.start(unbind(db.session, message.source))
         forget_sender()
         if not outcome.ok:
             return outcome.message + "\n" + bind_instructions()

@@ -130,10 +130,10 @@ def command_text(message, whole: bool = False) -> str:
     """The message's normalised first line (or whole text), worked out once per message:
     every registered command asks for it in turn."""
     key = "_fdy_whole_text" if whole else "_fdy_first_line"
-    fields = message.__dict__  # where WeRoBot keeps the message's own fields
-    text = fields.get(key)
+    text = getattr(message, key, None)
     if text is None:
-        text = fields[key] = normalize(message.content) if whole else first_line(message.content)
+        text = normalize(message.content) if whole else first_line(message.content)
+        setattr(message, key, text)
     return text
 
 

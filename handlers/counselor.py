@@ -9,7 +9,8 @@ from flask import current_app
 
 from models import db
 from models import task_rules
-from models.tasks import local_text
+from models.clock import local_text
+from models.text import clip
 from models.vocab import COUNSELOR, TASK_TYPE_SHORT
 
 from .common import ACCOUNT, COUNSELOR_ONLY, TASK_NO, command
@@ -17,10 +18,6 @@ from .share_links import student_link
 from . import staff
 
 CONFIDENTIAL_NOTE = "本任务保密，仅限本人学习，无需转发学生"
-
-
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _base() -> str:
@@ -48,14 +45,14 @@ def counselor_task_list(sender) -> str:
             due = f" 截止{local_text(line.deadline, '%m-%d %H:%M')}" if line.deadline else ""
             if line.is_live and line.live_start:
                 due = f" 直播{local_text(line.live_start, '%m-%d %H:%M')}"
-            items.append(f"#{line.id} [{TASK_TYPE_SHORT.get(line.type, '其他')}] {_clip(line.title, 18)}{due} "
+            items.append(f"#{line.id} [{TASK_TYPE_SHORT.get(line.type, '其他')}] {clip(line.title, 18)}{due} "
                          f"{_status(line, line)}")
     else:
         items.append("待办任务：无，全部完成了。")
     if done:
         items.append("最近完成：")
         for line in done:
-            items.append(f"#{line.id} {_clip(line.title, 18)} {_status(line, line)}")
+            items.append(f"#{line.id} {clip(line.title, 18)} {_status(line, line)}")
     tail = ["回复「任务 编号」看详情，「完成 编号」标记完成，直播课回复「签到 编号」。", f"任务页：{_base()}/tasks/"]
     return staff.fit_reply([], items, tail, more="……更多见任务页")
 
@@ -79,9 +76,9 @@ def counselor_task_detail(sender, task_id: int) -> str:
     lines.append(f"状态：{_status(task, rec)}")
     if task.confidential:
         lines.append(CONFIDENTIAL_NOTE)
-    lines.append(f"内容：{_clip(task.content, 220)}")
+    lines.append(f"内容：{clip(task.content, 220)}")
     if task.link:
-        lines.append(f"链接：{_clip(task.link, 120)}")
+        lines.append(f"链接：{clip(task.link, 120)}")
     if task.has_student_link:
         lines.append(f"学生链接（转发给学生，已有 {rec.student_views} 名学生查看）：{student_link(task.id, rec.account_id)}")
     elif not task.confidential and task.status != "cancelled":
@@ -112,7 +109,7 @@ def which_task_text(sender, verb: str) -> str:
     if not lines:
         return none
     example = f"{verb} {lines[0].id}"
-    items = [f"#{line.id} {_clip(line.title, 20)}" for line in lines]
+    items = [f"#{line.id} {clip(line.title, 20)}" for line in lines]
     head = [f"请在「{verb}」后加上任务编号，如：{example}。" + ("可选的任务：" if len(lines) > 1 else "您的任务：")]
     more = "……更多回复「任务」查看" if total > len(pending) else "……"
     return staff.fit_reply(head, items, [f"回复「{example}」即可。"], more=more)

@@ -9,6 +9,9 @@ from models.identity import Follower
 
 from bot.context import current_sender, forget_sender
 from jobs.catch_up import enqueue_catch_up
+from jobs.notify import record_receipt
+
+from .help import help_text, visitor_text
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +33,6 @@ def set_following(openid: str, following: bool) -> Follower:
 
 
 def register(robot) -> None:
-    from .help import help_text, visitor_text
-
     def on_subscribe(message):
         set_following(message.source, True)
         sender = current_sender(message.source)
@@ -50,8 +51,6 @@ def register(robot) -> None:
 
     def on_template_finish(message):
         # TEMPLATESENDJOBFINISH: 已送达 / 拒收 / 发送失败 on the notification with this MsgID.
-        from jobs.notify import record_receipt
-
         record_receipt(db.session, message.source, str(message.message_id), getattr(message, "status", "") or "")
         return None
 

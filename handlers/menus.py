@@ -6,7 +6,8 @@ import logging
 
 from werobot.messages.messages import TextMessage
 
-from bot.dispatch import run_handlers
+from bot.run_handlers import run_handlers
+from jobs.menus import enqueue_push
 from menus.data import CLICK_COMMANDS
 
 from .common import MINISTRY_ONLY, command
@@ -17,8 +18,6 @@ log = logging.getLogger(__name__)
 def register(robot) -> None:
     @command(robot, r"发布菜单", needs=MINISTRY_ONLY, help="校验并发布公众号菜单")
     def publish_menus(message, sender, match):
-        from jobs.menus import enqueue_push
-
         enqueue_push(message.source)
         return "菜单发布已开始：先校验菜单，再发布默认菜单和各角色菜单。完成后会发消息告诉您结果。"
 
@@ -26,8 +25,8 @@ def register(robot) -> None:
         text = CLICK_COMMANDS.get(message.key or "")
         if text is None:
             return None
-        fields = {k: v for k, v in message.__dict__.items() if k in ("ToUserName", "FromUserName", "CreateTime")}
-        as_text = TextMessage({**fields, "Content": text, "type": "text"})
+        as_text = TextMessage({"ToUserName": message.target, "FromUserName": message.source,
+                               "CreateTime": message.time, "Content": text, "type": "text"})
         return run_handlers(robot, as_text)
 
     robot.add_handler(command_click, type="click_event")

@@ -11,11 +11,15 @@ import redis
 from flask import current_app
 
 from bot.store import get_redis
+from jobs import reminders
+from jobs.dispatch import start_dispatch_fanout
 from models import db
 from models import dispatch as dispatch_rules
 from models import task_rules
 from models.privacy import phone_tail
-from models.tasks import Task, local_text
+from models.clock import local_text
+from models.tasks import Task
+from models.text import clip
 from models.vocab import TASK_TYPE_SHORT
 
 from .common import ANY, STAFF, TASK_NO, command
@@ -24,10 +28,6 @@ from .pages.progress import EXPORT_TTL_TEXT, export_url
 log = logging.getLogger(__name__)
 
 REPLY_LIMIT = 600
-
-
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def fit_reply(head: list[str], items: list[str], tail: list[str], more: str = "……另有 {n} 条未列出",
@@ -108,8 +108,6 @@ def confirm_reply(sender) -> str:
     if draft is None:
         return "没有待确认的派发（草稿10分钟内有效）。请重新发送「派发」消息。"
     task, total, unreachable = dispatch_rules.create_task(db.session, account, draft)
-    from jobs.notify import start_dispatch_fanout
-
     text = dispatch_rules.confirmation_text(task, total, unreachable)
     try:
         start_dispatch_fanout(task.id)
@@ -123,7 +121,7 @@ def confirm_reply(sender) -> str:
 def progress_text(sender, task: Task) -> str:
     p = task_rules.progress(db.session, sender.account, task)
     scope = "全部接收人" if task.issuer_id == sender.account.id else "您管理范围内"
-    lines = [f"任务 #{task.id}「{_clip(task.title, 24)}」（{TASK_TYPE_SHORT.get(task.type, task.type)}）"
+    lines = [f"任务 #{task.id}「{clip(task.title, 24)}」（{TASK_TYPE_SHORT.get(task.type, task.type)}）"
              + ("【已撤销】" if task.status == "cancelled" else ""),
              f"{scope}辅导员 {p.total} 人：已完成 {p.done}/{p.total}，未完成 {p.pending}，"
              f"未触达 {p.unreachable}，已送达 {p.delivered}"]
@@ -142,7 +140,7 @@ def progress_text(sender, task: Task) -> str:
     if p.units:
         more = f"（共{p.unit_count}个，未完成多的在前）" if p.unit_count > len(p.units) else "："
         lines.append(f"按{p.unit_kind}{more}")
-        units = [f"{_clip(u.name, 14)}：已完成 {u.done}/{u.total}，未完成 {u.pending}，未触达 {u.unreachable}"
+        units = [f"{clip(u.name, 14)}：已完成 {u.done}/{u.total}，未完成 {u.pending}，未触达 {u.unreachable}"
                  for u in p.units]
     tail = [f"名单：回复「未完成 {task.id}」；催办：回复「催办 {task.id}」", f"详情：{_base()}/progress/{task.id}"]
     return fit_reply(lines, units, tail, more="……其余见详情页")
@@ -158,7 +156,7 @@ def pending_text(sender, task: Task) -> str:
         mark = "（未触达）" if rec.notify_state == "unreachable" and rec.completed_at is None else ""
         if task.is_live and rec.completed_at is not None:
             mark += "（未签到）"
-        items.append(f"{_clip(account.name, 16)} {_clip(college, 12)} 尾号{phone_tail(account.phone)}{mark}")
+        items.append(f"{clip(account.name, 16)} {clip(college, 12)} 尾号{phone_tail(account.phone)}{mark}")
     tail = [f"完整名单：{_base()}/progress/{task.id}"] if total > len(items) else []
     return fit_reply(head, items, tail, more=f"……共 {total} 人，其余见下方链接" if total > len(items) else "……其余见进度页")
 
@@ -170,7 +168,7 @@ def reach_text(sender) -> str:
     if not r.not_bound:
         return "\n".join(lines)
     lines.append("未绑定的辅导员" + ("（前20人）：" if r.total - r.bound > 20 else "："))
-    items = [f"{_clip(account.name, 16)} {_clip(college, 12)} 尾号{phone_tail(account.phone)}"
+    items = [f"{clip(account.name, 16)} {clip(college, 12)} 尾号{phone_tail(account.phone)}"
              for account, college in r.not_bound]
     return fit_reply(lines, items, ["请提醒他们关注公众号并回复「绑定 手机号」完成绑定。"], more="……")
 
@@ -178,7 +176,7 @@ def reach_text(sender) -> str:
 def export_text(sender, task: Task) -> str:
     p = task_rules.progress(db.session, sender.account, task)
     scope = "全部接收人" if task.issuer_id == sender.account.id else "您管理范围内的接收人"
-    return (f"任务 #{task.id}「{_clip(task.title, 24)}」的进度表（Excel，{scope} {p.total} 人，含按单位汇总）：\n"
+    return (f"任务 #{task.id}「{clip(task.title, 24)}」的进度表（Excel，{scope} {p.total} 人，含按单位汇总）：\n"
             f"{export_url(task.id, sender.account.id)}\n"
             f"链接{EXPORT_TTL_TEXT}内有效，可在电脑浏览器中打开下载；请勿转发给他人。")
 
@@ -193,7 +191,7 @@ def staff_task_list(sender) -> str:
         p = task_rules.progress(db.session, account, task)
         mine = "我派发 " if task.issuer_id == account.id else ""
         status = "【已撤销】" if task.status == "cancelled" else ""
-        items.append(f"#{task.id} {mine}{_clip(task.title, 16)}{status} 已完成 {p.done}/{p.total}")
+        items.append(f"#{task.id} {mine}{clip(task.title, 16)}{status} 已完成 {p.done}/{p.total}")
     return fit_reply(["最近的任务（已完成/人数为您管理范围内）："], items,
                      ["回复「进度 编号」查看进度，「未完成 编号」查看名单，「催办 编号」提醒未完成的辅导员。",
                       f"全部任务：{_base()}/progress/"])
@@ -209,7 +207,7 @@ def staff_task_detail(sender, task: Task) -> str:
         lines.append(f"时间：{local_text(task.live_start)} 至 {local_text(task.live_end)}")
     if task.confidential:
         lines.append("保密任务")
-    lines.append(f"内容：{_clip(task.content, 160)}")
+    lines.append(f"内容：{clip(task.content, 160)}")
     p = task_rules.progress(db.session, sender.account, task)
     lines.append(f"已完成 {p.done}/{p.total}，未触达 {p.unreachable}。回复「进度 {task.id}」查看详情。")
     return "\n".join(lines)
@@ -221,7 +219,7 @@ def which_task_text(sender, verb: str) -> str:
     if not tasks:
         return "暂无任务：您还没有派发任务，您管理的辅导员也没有收到任务。回复「派发」查看派发格式。"
     example = f"{verb} {tasks[0].id}"
-    items = [f"#{task.id} {_clip(task.title, 20)}" for task in tasks]
+    items = [f"#{task.id} {clip(task.title, 20)}" for task in tasks]
     return fit_reply([f"请在「{verb}」后加上任务编号，如：{example}。最近的任务："], items,
                      [f"回复「{example}」即可；全部任务：{_base()}/progress/"])
 
@@ -277,10 +275,8 @@ def register(robot) -> None:
             return _not_found(int(match.group(1)))
         result = task_rules.urge(db.session, sender.account, task)
         if result.ok:
-            from jobs.reminders import start_urge
-
             try:
-                start_urge(result.urge.id)
+                reminders.start_urge(result.urge.id)
             except redis.RedisError:
                 # Not queued means not sent: drop the record (it would block a retry for 2 hours)
                 # and say so, rather than report a 催办 nobody will ever receive.
@@ -303,10 +299,8 @@ def register(robot) -> None:
             return _not_found(int(match.group(1)))
         outcome = task_rules.cancel(db.session, sender.account, task)
         if outcome.ok:
-            from jobs.reminders import cancel
-
             try:
-                cancel(task.id)
+                reminders.cancel(task.id)
             except redis.RedisError:
                 log.warning("reminders of task %s not removed now; the reminder job re-checks", task.id)
         return outcome.text

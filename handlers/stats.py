@@ -13,6 +13,7 @@ from bot.freshness import StampedCache
 from models import db
 from models.changes import GRADUATES, PEOPLE
 from models.resolution import Sender
+from models.text import clip
 from models.vocab import COUNSELOR
 from models.statistics import (UNFILLED, employment, explain_no_match, graduate_page, graduate_summary,
                                scope_label, top)
@@ -81,10 +82,6 @@ def graduates_text(sender: Sender) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _short(text: str, limit: int = 20) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 def lookup_text(sender: Sender, query: str) -> str:
     """`毕业生 张三`: the counselor's graduates whose name (or 学号) matches."""
     account = sender.account
@@ -97,7 +94,7 @@ def lookup_text(sender: Sender, query: str) -> str:
                                          if found.total > MAX_LOOKUP else "") + "："]
     for row in found.rows:
         lines.append(f"· {row.name}（{row.major}）\n  {row.destination} · 意愿 {row.intention or UNFILLED}"
-                     f" · 期望 {_short(row.expectation) or UNFILLED} · {'已关注绑定' if row.follows_bound else '未关注绑定'}")
+                     f" · 期望 {clip(row.expectation, 21) or UNFILLED} · {'已关注绑定' if row.follows_bound else '未关注绑定'}")
     return "\n".join(lines)
 
 

@@ -11,8 +11,11 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app, has_app_context
-from rq import Queue, Retry
+from rq import Queue, Retry, get_current_job
 from rq.exceptions import DuplicateJobError
+
+from bot.logging_setup import JOB_ID
+from bot.store import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +31,13 @@ QUEUE_NAMES = (SMS, HIGH, NOTIFY, DEFAULT, BULK)
 DEFAULT_TIMEOUT = 600
 RESULT_TTL = 3600
 
-_fallback_app: Flask | None = None
-
 
 def init_app(app: Flask) -> None:
-    from bot.store import get_redis
-
     prefix = app.config.get("RQ_QUEUE_PREFIX", "")
     conn = get_redis(app)
     app.extensions["fdy.queues"] = {
         name: Queue(prefix + name, connection=conn, default_timeout=DEFAULT_TIMEOUT) for name in QUEUE_NAMES
     }
-    from . import cli
-
-    cli.init_app(app)
 
 
 def queue(name: str = DEFAULT, app: Flask | None = None) -> Queue:
@@ -72,14 +68,10 @@ def enqueue(func, *args, queue_name: str = DEFAULT, job_id: str | None = None, a
 
 
 def _app_for_job() -> Flask:
-    global _fallback_app
-    if has_app_context():
-        return current_app._get_current_object()
-    if _fallback_app is None:  # a plain `rq worker`: build the app from the environment
-        from bot import create_app
-
-        _fallback_app = create_app()
-    return _fallback_app
+    if not has_app_context():
+        # Jobs need the app's settings and database: a plain `rq worker` has neither.
+        raise RuntimeError("run jobs with `flask --app wsgi worker`, which provides the app context")
+    return current_app._get_current_object()
 
 
 def job(fn):
@@ -87,10 +79,6 @@ def job(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from rq import get_current_job
-
-        from bot.logging_setup import JOB_ID
-
         current = get_current_job()
         token = JOB_ID.set(current.id if current is not None else JOB_ID.get())
         try:

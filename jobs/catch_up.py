@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select, update
 import jobs
 from models import db
 from models.resolution import resolve
-from models import tasks as clockmod
+from models import clock as clockmod
 from models.tasks import Notification, Task, TaskRecipient
 
 from .notify import KIND_TASK, _send_leased, lease

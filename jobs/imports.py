@@ -10,12 +10,15 @@ import hashlib
 import logging
 import os
 
+from rq import get_current_job
+
 from bot.wechat_api import WeChatError, get_client
 from models import db
 from models.importer import import_graduates
 from models.unit_import import import_units
 
 from . import BULK, enqueue, job
+from .progress import JobProgress
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +72,6 @@ def _report_back(openid: str | None, name: str, text: str, command: str) -> None
 
 @job
 def run_import(path: str, openid: str | None = None, delete_after: bool = False) -> dict:
-    from rq import get_current_job
-
-    from .progress import JobProgress
-
     name = os.path.basename(path)
     report = import_graduates(db.session, path, progress=JobProgress(get_current_job()))
     _report_back(openid, name, f"毕业生数据文件 {name}：\n" + report.summary(max_errors=ERRORS_IN_MESSAGE),

@@ -1,12 +1,43 @@
-"""The menu push job (SPEC 7): `flask menu push` and a ministry account's
-`发布菜单` both end here; the requester gets the result as a customer-service message."""
+"""The menu push (SPEC 7): default menu plus one conditional menu per role tag.
+
+`flask menu push` and a ministry account's `发布菜单` both end in the job here;
+the requester gets the result as a customer-service message. Everything is
+validated first, so a bad menu never reaches WeChat half-pushed.
+"""
 from __future__ import annotations
 
 import logging
 
+from flask import current_app
+
 import jobs
+from bot.role_tags import ensure_role_tags
+from bot.wechat_api import WeChatClient, WeChatError, get_client
+from menus.data import MENU_TITLES, ROLE_TAGS, all_menus
+from menus.validate import MenuError, validate_menus
 
 log = logging.getLogger(__name__)
+
+
+def push_menus(client: WeChatClient | None = None) -> dict:
+    """Validate, then replace every menu. Returns what was pushed; raises MenuError or WeChatError."""
+    menus = all_menus(current_app.config)
+    validate_menus(menus)
+    client = client or get_client()
+    tags = ensure_role_tags(client, refresh=True)
+    client.delete_menu()
+    client.create_menu({"button": menus["default"]})
+    conditional = {}
+    for role in ROLE_TAGS:
+        answer = client.add_conditional_menu({"button": menus[role], "matchrule": {"tag_id": str(tags[role])}})
+        conditional[role] = str(answer.get("menuid", ""))
+    log.info("menus pushed: default + %s conditional", len(conditional))
+    return {"tags": tags, "conditional": conditional}
+
+
+def summary(result: dict) -> str:
+    names = "、".join(f"{MENU_TITLES[role]}（标签「{ROLE_TAGS[role]}」）" for role in result["conditional"])
+    return f"菜单已发布：{MENU_TITLES['default']}，以及{names}。用户重新进入公众号后即可看到新菜单。"
 
 
 # WeChat's errmsg is English: what the codes a menu push meets mean, for the admin who reads it.
@@ -27,10 +58,6 @@ WECHAT_MENU_ERRORS = {
 
 @jobs.job
 def push_menus_job(requester_openid: str | None = None) -> dict:
-    from bot.wechat_api import WeChatError, get_client
-    from menus.push import push_menus, summary
-    from menus.validate import MenuError
-
     try:
         result = push_menus()
         outcome = {"ok": True, "text": summary(result), **result}

@@ -24,20 +24,22 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import String, and_, case, cast, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 import jobs
+from bot.store import get_redis
 from bot.wechat_api import TOKEN_ERRCODES, WeChatClient, WeChatError, get_client
 from models import db
 from models.accounts import Account
 from models.base import utcnow
 from models.dispatch import reachable_clause, with_reach
 from models.identity import Identity
-from models.tasks import Notification, Task, TaskRecipient, local_text
+from models.clock import local_text
+from models.tasks import Notification, Task, TaskRecipient
 from models.vocab import TASK_TYPE_SHORT
 
 log = logging.getLogger(__name__)
@@ -45,8 +47,8 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 # Rows leased, marked 'sending' and recorded per round of sends. 200 rather than 50: the
 # bookkeeping (a SELECT, two UPDATEs, three commits) is per chunk, and on MariaDB it was what
-# held a worker back (national fan-out, 2 workers: 329 -> 507 msg/s). A crash re-sends at most
-# one chunk per job, each message with its client_msg_id.
+# held a worker back (figures in docs/PERFORMANCE.md). A crash re-sends at most one chunk per
+# job, each message with its client_msg_id.
 CHUNK = 200
 # Template messages in flight at once per sending job (each thread with its own HTTP session).
 SEND_THREADS = 8
@@ -297,7 +299,7 @@ def deliver(session, token: str, task: Task, kind: str, attempt: int = 0) -> dic
     """Send every row leased under `token`. Returns counts; raises Backoff to come back later.
 
     A chunk's rows are marked 'sending' and committed, then sent by SEND_THREADS threads
-    (WeChat answers in 30-100 ms: one call at a time would give a worker 10-30 msg/s).
+    (one call at a time would leave a worker waiting on WeChat most of the time).
     The very first call goes alone: after an outage or a rate limit one call finds out,
     not a volley. Only this thread touches the database session.
     """
@@ -396,8 +398,6 @@ def _apply_early_receipts(session, sent: list[dict]) -> None:
     """Receipts that arrived before their msgid was recorded were parked in Redis: apply them now."""
     if not sent:
         return
-    from bot.store import get_redis
-
     try:
         conn = get_redis()
         statuses = conn.mget([EARLY_RECEIPT_KEY.format(o["mid"]) for o in sent])
@@ -466,8 +466,6 @@ ALIVE_TTL = 2 * 3600
 
 
 def _mark_alive(task_id: int, kind: str) -> None:
-    from bot.store import get_redis
-
     try:
         get_redis().set(ALIVE_KEY.format(f"{task_id}-{_job_key(kind)}"), 1, ex=ALIVE_TTL)
     except Exception as exc:  # without the marker the sweep re-queues the jobs: harmless
@@ -475,8 +473,6 @@ def _mark_alive(task_id: int, kind: str) -> None:
 
 
 def fanout_alive(task_id: int, kind: str) -> bool:
-    from bot.store import get_redis
-
     return bool(get_redis().exists(ALIVE_KEY.format(f"{task_id}-{_job_key(kind)}")))
 
 
@@ -573,8 +569,6 @@ def record_receipt(session, openid: str, msgid: str, status: str, park: bool = T
     query = select(Notification).where(Notification.msgid == str(msgid), Notification.openid == openid)
     rows = list(session.scalars(query))
     if not rows and park:
-        from bot.store import get_redis
-
         try:
             get_redis().set(EARLY_RECEIPT_KEY.format(msgid), status or "", ex=EARLY_RECEIPT_TTL)
         except Exception as exc:
@@ -626,15 +620,3 @@ def fanout_job_id(task_id: int) -> str:
 
 def start_fanout(task_id: int):
     return jobs.enqueue(fan_out, task_id, KIND_TASK, queue_name=jobs.NOTIFY, job_id=fanout_job_id(task_id))
-
-
-def start_dispatch_fanout(task_id: int) -> None:
-    """Called right after 确认 commits: the fan-out and the reminders are queued, never run inline."""
-    from . import reminders
-
-    start_fanout(task_id)
-    reminders.schedule(task_id)
-
-
-def aware_utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=timezone.utc)

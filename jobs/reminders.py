@@ -4,7 +4,7 @@ those not checked in, and 催办 by staff. Sent through jobs/notify.py like the 
 The reminders are scheduled at dispatch with rq's enqueue_at and deterministic
 job ids (remind-<task>-<kind>); cancelling a task removes them, and the job
 itself re-checks the task when it runs (cancelled, past, or everyone done:
-nothing is sent). Time is read through models.tasks.clock, or passed as `now`.
+nothing is sent). Time is read through models.clock.clock, or passed as `now`.
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from models import db
 from models.accounts import Account
 from models.dispatch import reminder_times
 from models.task_rules import figures_clause, pending_clause, present_clause
-from models.tasks import Task, TaskRecipient, TaskUrge, clock
+from models.clock import clock
+from models.tasks import Task, TaskRecipient, TaskUrge
 
 from .notify import KIND_DEADLINE, KIND_LIVE, create_notifications, enqueue_batches, urge_kind
 

@@ -29,7 +29,8 @@ import jobs
 from bot.store import get_redis
 from models import db
 from models.dispatch import reminder_times
-from models.tasks import Notification, Task, TaskUrge, clock
+from models.clock import clock
+from models.tasks import Notification, Task, TaskUrge
 
 from . import notify, reminders
 from .escalation import resume_digests

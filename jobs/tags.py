@@ -12,6 +12,12 @@ import logging
 from rq import Retry
 
 import jobs
+from bot.role_tags import ensure_role_tags, forget_role_tags, recent_role_tags
+from bot.store import get_redis
+from bot.wechat_api import WeChatError, get_client
+from models import db
+from models.identity import Follower
+from models.resolution import UNBOUND, resolve
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +29,6 @@ INVALID_TAG = 45159
 
 @jobs.job
 def sync_role_tag(openid: str) -> str:
-    from bot.wechat_api import WeChatError, get_client
-    from menus.push import ensure_role_tags, forget_role_tags
-    from models import db
-    from models.identity import Follower
-    from models.resolution import resolve
-
     session = db.session
     sender = resolve(session, openid)
     if not sender.following:
@@ -72,8 +72,6 @@ def tag_out_of_date(sender) -> bool:
     Catches role changes made elsewhere (an account created for an already
     bound identity, an account deleted) the next time the user writes.
     """
-    from menus.push import recent_role_tags
-
     role = sender.role if sender.role in ("counselor", "staff") else None
     known = recent_role_tags()
     if known is None:  # tags never set up here: only a bound user with a role needs the job
@@ -85,9 +83,6 @@ def tag_out_of_date(sender) -> bool:
 
 def resync_if_needed(sender) -> None:
     """Queue a tag update for a sender whose tag is out of date, at most every 10 minutes."""
-    from bot.store import get_redis
-    from models.resolution import UNBOUND
-
     try:
         if sender.status == UNBOUND and not sender.follower_tags:
             return

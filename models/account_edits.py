@@ -12,15 +12,16 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from .account_rules import (Result, _sync_role_tag, audit, describe, find_unit, match_majors, name_reason, norm,
+from .account_rules import (Result, _role_tag_openids, audit, describe, find_unit, match_majors, name_reason, norm,
                             not_found_text, parse_cohorts, parse_study_levels, phone_reasons, refused, split_list)
 from .accounts import Account, AuditLog
 from .identity_accounts import EXISTING_TEXT, NEW_TEXT, identity_by_phone, link_identity, random_password
-from .identity import hash_password
+from .identity import Identity, hash_password
 from .privacy import mask_phone
 from .scope import in_scope_clause
-from .sms import deliver_later, queue_sms
-from .tasks import local_text
+from .follow_ups import FollowUps
+from .sms import queue_sms
+from .clock import local_text
 from .vocab import COLLEGE, COUNSELOR, PROVINCE, SCHOOL, SMS_SIGNATURE, STUDY_LEVELS
 
 log = logging.getLogger(__name__)
@@ -109,17 +110,15 @@ def _phone(session, actor, target: Account, value: str) -> Result:
             note += "原手机号绑定的微信不再能使用该账号。"
     sms = queue_sms(session, phone, text, secret)
     result = _done(session, actor, target, PHONE, mask_phone(before), mask_phone(phone))
-    deliver_later(sms.id)
+    result.follow_ups.sms_outbox_ids.append(sms.id)
     if old_identity is not None and old_identity is not target.identity:
-        _sync_role_tag(old_identity)
-    _sync_role_tag(target.identity)
+        result.follow_ups.tag_openids.extend(_role_tag_openids(old_identity))
+    result.follow_ups.tag_openids.extend(_role_tag_openids(target.identity))
     result.message += "\n" + note
     return result
 
 
 def _username_taken(session, username: str) -> bool:
-    from .identity import Identity
-
     return session.scalar(select(Identity.id).where(Identity.username == username)) is not None
 
 
@@ -233,9 +232,9 @@ def resend_sms(session, actor: Account, target: Account, counter) -> Result:
     sms = queue_sms(session, target.phone, text, secret)
     audit(session, actor, "resend_sms", target, f"{describe(target)}；重发{what}")
     session.commit()
-    deliver_later(sms.id)
     return Result(True, account=target, message=mask_phone(
-        f"已向{target.level_name} {target.name}（{target.phone}）重发短信：{what}。"))
+        f"已向{target.level_name} {target.name}（{target.phone}）重发短信：{what}。"),
+        follow_ups=FollowUps(sms_outbox_ids=[sms.id]))
 
 
 # -------------------------------------------------------------------- 记录

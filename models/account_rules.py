@@ -14,7 +14,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from difflib import SequenceMatcher
 
 from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,17 +24,16 @@ from .accounts import Account, AccountCohort, AuditLog
 from .identity_accounts import link_identity
 from .privacy import is_mobile, mask_phone
 from .scope import MANAGED_LEVELS, in_scope_clause, row_in_scope
-from .sms import SmsError, deliver, deliver_later, queue_sms
+from .follow_ups import FollowUps
+from .sms import SmsError, deliver, queue_sms
 from .task_rules import leave_open_tasks
-from .units import Major, Unit
+from .text import norm, suggest
+from .units import Major, Unit, ensure_ministry
 from .vocab import COLLEGE, COUNSELOR, MINISTRY, PROVINCE, SCHOOL, STUDY_LEVELS
 
 log = logging.getLogger(__name__)
 
 MIN_COHORT, MAX_COHORT = 2000, 2100
-MAX_SUGGESTIONS = 3
-# Below this difflib ratio a name is not "close": suggesting it would only confuse.
-MIN_SIMILARITY = 0.3
 CLI_ACTOR = "命令行"
 
 # Who may create each level, said the way a refusal needs it.
@@ -60,6 +58,7 @@ class Result:
     reasons: list[str] = field(default_factory=list)
     account: Account | None = None
     count: int = 0
+    follow_ups: FollowUps = field(default_factory=FollowUps)  # started by the caller (handlers/follow_up.py)
 
     def text(self, failed_prefix: str = "未执行") -> str:
         if self.ok:
@@ -77,25 +76,6 @@ def refused(*reasons: str) -> Result:
 
 
 # --------------------------------------------------------------------- names
-def norm(text: str | None) -> str:
-    """Compare names the way people type them: full-width = half-width, spaces ignored."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
-
-
-def suggest(name: str, candidates, n: int = MAX_SUGGESTIONS) -> list[str]:
-    """Up to n candidates closest to `name` (difflib ratio, containment counts extra)."""
-    key = norm(name)
-    scored = []
-    for cand in set(candidates):
-        ck = norm(cand)
-        ratio = SequenceMatcher(None, key, ck).ratio()
-        if key and ck and (key in ck or ck in key):
-            ratio += 0.5
-        if ratio >= MIN_SIMILARITY:
-            scored.append((-ratio, cand))
-    return [cand for _, cand in sorted(scored)[:n]]
-
-
 # Units and majors come from the ministry's imports (单位名单, 就业数据): what a missing one means
 # for each level, and whom it asks.
 MISSING_UNITS_TEXT = {
@@ -255,7 +235,8 @@ def _may_create(actor: Account | None, level: str) -> str | None:
 
 def _create(session, actor: Account | None, *, level: str, name: str, phone: str, unit: Unit,
             study_level: str | None = None, majors=(), cohorts=(), levels=None, notify: str = "queue") -> Result:
-    """Write the account, its identity link, its SMS and audit row; commit; then send the SMS."""
+    """Write the account, its identity link, its SMS and audit row; commit; then send the SMS
+    (notify="now") or leave it, with the role tag update, to the caller's follow-ups."""
     account = Account(name=name, phone=phone, active_phone=phone, level=level,
                       created_by_id=actor.id if actor is not None else None)
     account.place_in(unit)
@@ -278,7 +259,7 @@ def _create(session, actor: Account | None, *, level: str, name: str, phone: str
         reasons = phone_reasons(session, phone) or ["保存时发生冲突，请稍后重试"]
         return refused(*reasons)
     log.info("account %s (%s) created by %s", account.id, level, actor.id if actor else "cli")
-    _sync_role_tag(link.identity)
+    follow_ups = FollowUps(tag_openids=_role_tag_openids(link.identity))
     if link.created:
         sms_note = "已向该手机号发送短信：登录账号已开通，账号为手机号，含初始密码。"
     else:
@@ -289,22 +270,17 @@ def _create(session, actor: Account | None, *, level: str, name: str, phone: str
         except SmsError:
             sms_note += "但短信发送失败（短信网关暂时不可用），请稍后重发或告知本人。"
     else:
-        deliver_later(sms_row.id)
+        follow_ups.sms_outbox_ids.append(sms_row.id)
     message = f"已添加{describe(account)}。\n{sms_note}\n本人关注服务号并登录绑定后即可使用。"
-    return Result(True, message=message, account=account)
+    return Result(True, message=message, account=account, follow_ups=follow_ups)
 
 
-def _sync_role_tag(identity) -> None:
-    """A WeChat user already bound to this identity changes role now: give it its menu's tag."""
-    if identity is not None and identity.openid:
-        from .binding import sync_tags
-
-        sync_tags([identity.openid])
+def _role_tag_openids(identity) -> list[str]:
+    """A WeChat user already bound to this identity changes role now: its menu's tag follows."""
+    return [identity.openid] if identity is not None and identity.openid else []
 
 
 def add_ministry_account(session, *, name: str, phone: str, notify: str = "now") -> Result:
-    from .seed import ensure_ministry
-
     reasons = [r for r in [name_reason(name)] if r] + phone_reasons(session, phone)
     if reasons:
         return refused(*reasons)
@@ -435,9 +411,9 @@ def delete_account(session, actor: Account, phone) -> Result:
     audit(session, actor, "delete", target, line)
     session.commit()
     log.info("account %s deleted by %s", target.id, actor.id)
-    _sync_role_tag(target.identity)
     note = f"\n已从 {left} 个进行中任务的进度、名单和提醒中移除（已完成记录保留）。" if left else ""
-    return Result(True, message=f"已删除{line}。{note}\n该手机号现在可以重新开通账号。", account=target)
+    return Result(True, message=f"已删除{line}。{note}\n该手机号现在可以重新开通账号。", account=target,
+                  follow_ups=FollowUps(tag_openids=_role_tag_openids(target.identity)))
 
 
 def change_cohorts(session, actor: Account, phone, cohorts) -> Result:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 import os
 from datetime import datetime, timezone
+from pathlib import Path
 
-from flask import Flask, g
+from flask import Flask, current_app, g
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -67,8 +68,6 @@ class Database:
 
     @staticmethod
     def _state() -> _AppDatabase:
-        from flask import current_app
-
         state = current_app.extensions["fdy.db"]
         state.after_fork_check()
         return state
@@ -83,10 +82,6 @@ class Database:
         if "db_session" not in g:
             g.db_session = self._state().sessionmaker()
         return g.db_session
-
-    def new_session(self) -> Session:
-        """A session outside the context's one, for work that must commit on its own."""
-        return self._state().sessionmaker()
 
     @staticmethod
     def _remove_session(exc=None):
@@ -110,8 +105,6 @@ class Database:
 def make_engine(url: str, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            from pathlib import Path
-
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
 

@@ -6,8 +6,9 @@ identity" and says which of the phone-A outcomes the user is in: bound and
 found, 账号不存在 case 1 (no platform account has the phone) or case 2 (this
 WeChat is already bound to another identity).
 
-Every time-dependent rule reads `clock()` at call time, so tests can travel
-in time by replacing it (monkeypatch models.binding.clock).
+Every time-dependent rule reads `clock()` (models/clock.py, bound here under the
+same name) at call time, so tests can travel in time by replacing it
+(monkeypatch models.binding.clock).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select, update
@@ -24,10 +25,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .accounts import Account
-from .base import utcnow
 from .guess_limits import (MAX_CODE_ATTEMPTS, MAX_PASSWORD_FAILURES, PASSWORD_LOCK, claim_code_try, claim_password_try,
                            clear_password_failures, use_code)
+from .clock import clock, local_text
+from .follow_ups import CodeSms, FollowUps
 from .identity import Identity, SmsCode, check_password, hash_password
+from .identity_accounts import link_identity
+from .sms import SmsError, queue_sms, send_sms
 from .privacy import is_mobile, mask_phone, phone_tail
 from .resolution import active_account_by_phone
 from .send_limits import CAP_MESSAGE, RESEND_GAP, claim_send
@@ -40,18 +44,7 @@ CODE_TTL = timedelta(minutes=5)
 # A code reply is "pending" for this long after it was sent (expired ones get "已过期").
 PENDING_WINDOW = timedelta(hours=1)
 PASSWORD_INPUT_MAX = 128
-BEIJING = timezone(timedelta(hours=8), "北京时间")
 
-
-
-def clock() -> datetime:
-    """Now, naive UTC. Replaced in tests to travel in time."""
-    return utcnow()
-
-
-def beijing_time(moment: datetime) -> str:
-    """'2026-05-01 14:30' in Beijing time, for messages that say when to retry."""
-    return moment.replace(tzinfo=timezone.utc).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass
@@ -65,6 +58,7 @@ class Outcome:
     identity_id: int | None = None
     retry_at: datetime | None = None
     changed_openids: list[str] = field(default_factory=list)
+    follow_ups: FollowUps = field(default_factory=FollowUps)  # started by the caller (handlers/follow_up.py)
 
 
 # -- texts ----------------------------------------------------------------------
@@ -130,8 +124,6 @@ def identity_for_phone(session: Session, phone: str) -> Identity | None:
     account = active_account_by_phone(session, phone)
     if account is None:
         return None
-    from .identity_accounts import link_identity
-
     log.info("identity created for account %s that had none", account.id)
     return link_identity(session, account).identity
 
@@ -167,17 +159,12 @@ def _issue_code(session: Session, phone: str, purpose: str, openid: str | None, 
                   created_at=at, expires_at=at + CODE_TTL)
     session.add(row)
     content = sms_content(purpose, code)
+    follow_ups = FollowUps()
     if deferred:
-        from jobs.sms import enqueue_code_sms
-
-        from .sms import queue_sms
-
         outbox = queue_sms(session, phone, content, secret=code)
         session.commit()
-        enqueue_code_sms(row.id, outbox.id)  # ids only: the code is in no job argument
+        follow_ups.code_sms = CodeSms(row.id, outbox.id)  # ids only: the code is in no job argument
     else:
-        from .sms import SmsError, send_sms
-
         session.commit()
         try:
             send_sms(phone, content, secret=code)
@@ -191,7 +178,8 @@ def _issue_code(session: Session, phone: str, purpose: str, openid: str | None, 
                            SmsCode.id != row.id)
                     .values(used_at=at))
     session.commit()
-    return Outcome(True, "sent", f"验证码已发送至 {mask_phone(phone)}，5分钟内有效。", phone=phone)
+    return Outcome(True, "sent", f"验证码已发送至 {mask_phone(phone)}，5分钟内有效。", phone=phone,
+                   follow_ups=follow_ups)
 
 
 def _check_code(session: Session, row: SmsCode, code: str, at: datetime) -> Outcome | None:
@@ -271,7 +259,7 @@ def verify_bind_code(session: Session, openid: str, code: str) -> Outcome | None
 # -- password -----------------------------------------------------------------------
 def _locked_text(until: datetime) -> str:
     return (f"密码连续输错{MAX_PASSWORD_FAILURES}次，该账号的密码绑定已锁定2小时，"
-            f"请于 {beijing_time(until)}（北京时间）后重试，或改用短信验证码绑定、忘记密码重置。")
+            f"请于 {local_text(until)}（北京时间）后重试，或改用短信验证码绑定、忘记密码重置。")
 
 
 def bind_with_password(session: Session, openid: str, login: str, password: str) -> Outcome:
@@ -395,15 +383,14 @@ def _bind(session: Session, openid: str, identity: Identity) -> Outcome:
         session.rollback()
         return Outcome(False, "conflict", "绑定未完成：该微信刚刚绑定了其他账号，请回复「诊断」查看。",
                        phone=identity.phone)
-    sync_tags(changed)
-    catch_up_reach(openid)
+    follow_ups = FollowUps(tag_openids=list(changed), catch_up_openids=[openid])
     account = active_account_by_phone(session, identity.phone)
     moved = "\n（该账号原先绑定的另一个微信已自动解绑。）" if len(changed) > 1 else ""
     if account is None:
         return Outcome(True, "no_account", case1_text(identity.phone, bound=True) + moved, phone=identity.phone,
-                       identity_id=identity.id, changed_openids=changed)
+                       identity_id=identity.id, changed_openids=changed, follow_ups=follow_ups)
     return Outcome(True, "bound", success_text(account) + moved, phone=identity.phone, identity_id=identity.id,
-                   changed_openids=changed)
+                   changed_openids=changed, follow_ups=follow_ups)
 
 
 def unbind(session: Session, openid: str) -> Outcome:
@@ -414,25 +401,7 @@ def unbind(session: Session, openid: str) -> Outcome:
     identity.openid = None
     identity.bound_at = None
     session.commit()
-    sync_tags([openid])
     return Outcome(True, "unbound",
                    f"已解除微信与登录账号（手机尾号{phone_tail(phone)}）的绑定。\n"
-                   "重新绑定：回复「绑定 手机号」，或点击底部菜单「辅导员」→「登录绑定」用账号密码登录。", phone=phone)
-
-
-def catch_up_reach(openid: str) -> None:
-    """Queue the messages of open tasks this WeChat user missed while not bound (jobs/catch_up.py)."""
-    from jobs.catch_up import enqueue_catch_up
-
-    enqueue_catch_up(openid)
-
-
-def sync_tags(openids: list[str]) -> None:
-    """Queue the role-tag update for these WeChat users; a dead Redis must not undo a binding."""
-    from jobs.tags import enqueue_sync
-
-    for openid in openids:
-        try:
-            enqueue_sync(openid)
-        except Exception:  # noqa: BLE001 - logged; the binding itself is committed
-            log.exception("could not queue the tag update for a WeChat user")
+                   "重新绑定：回复「绑定 手机号」，或点击底部菜单「辅导员」→「登录绑定」用账号密码登录。", phone=phone,
+                   changed_openids=[openid], follow_ups=FollowUps(tag_openids=[openid]))

@@ -17,6 +17,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 
+from pymysql.constants import CLIENT
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
@@ -30,8 +31,6 @@ def enable(engine: Engine) -> None:
     """Announce LOCAL INFILE on the engine's MariaDB/MySQL connections (the capability only)."""
     if engine.dialect.name not in ("mysql", "mariadb"):
         return
-    from pymysql.constants import CLIENT
-
     @event.listens_for(engine, "do_connect")
     def _announce_local_files(_dialect, _record, _cargs, cparams):
         cparams["client_flag"] = cparams.get("client_flag", 0) | CLIENT.LOCAL_FILES
@@ -46,8 +45,6 @@ def available(conn: Connection) -> bool:
         return False
     info = conn.connection.info
     if _AVAILABLE not in info:
-        from pymysql.constants import CLIENT
-
         announced = bool(dbapi_conn.client_flag & CLIENT.LOCAL_FILES)
         info[_AVAILABLE] = announced and bool(conn.exec_driver_sql("SELECT @@local_infile").scalar())
     return info[_AVAILABLE]

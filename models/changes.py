@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
@@ -143,8 +144,6 @@ def publish(kinds) -> None:
 
 
 def _redis():
-    from flask import current_app, has_app_context
-
     if not has_app_context():
         return None
     return current_app.extensions.get("fdy.redis")

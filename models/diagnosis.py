@@ -11,17 +11,15 @@ not bound is told how to bind: that is the expected state of a new user.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .identity import Follower, SmsCode
+from .binding import identity_by_phone
+from .identity import SmsCode
 from .privacy import mask_phone, phone_tail
 from .resolution import active_account_by_phone, resolve
-
-log = logging.getLogger(__name__)
 
 OK_MARK, FAIL_MARK, UNKNOWN_MARK = "✔", "✘", "—"
 
@@ -73,34 +71,11 @@ def _latest_code_phone(session: Session, openid: str) -> str | None:
                           .order_by(SmsCode.created_at.desc(), SmsCode.id.desc()).limit(1))
 
 
-def refresh_following(session: Session, openid: str) -> bool:
-    """Ask WeChat (user/info) whether `openid` follows; the stored flag when WeChat cannot say."""
-    from bot.wechat_api import WeChatError, get_client
-
-    follower = session.get(Follower, openid)
-    try:
-        info = get_client().user_info(openid)
-    except WeChatError as exc:
-        log.info("user/info unavailable (%s); using the stored follow flag", exc.errcode)
-        return follower is None or follower.following
-    following = bool(info.get("subscribe"))
-    if follower is None:
-        follower = Follower(openid=openid, following=following)
-        session.add(follower)
-    follower.following = following
-    if following:
-        follower.tags = ",".join(str(t) for t in info.get("tagid_list") or [])
-    session.commit()
-    return following
-
-
 def diagnose(session: Session, openid: str, phone: str | None = None, following: bool | None = None,
              phone_typed: bool = True) -> Diagnosis:
     """The four conditions for `openid`, about `phone` when given (else the bound identity's).
     `phone_typed=False`: the phone was found, not typed (a username's password page): it is
     shown masked only, and the fixes say 「绑定 手机号」 instead of spelling it out."""
-    from .binding import identity_by_phone  # binding imports nothing from here
-
     sender = resolve(session, openid)
     bound = sender.identity
     following = sender.following if following is None else following

@@ -8,7 +8,6 @@ INSERT … SELECT on 确认: the same code path must hold at 150,000 counselors.
 """
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import unicodedata
@@ -21,7 +20,9 @@ from sqlalchemy.orm import Session
 from .accounts import Account, AccountCohort
 from .identity import Follower, Identity
 from .scope import in_scope_clause
-from .tasks import Task, TaskRecipient, clock, from_local, local_text
+from .clock import clock, from_local, local_text
+from .tasks import Task, TaskRecipient
+from .text import clip, suggest
 from .units import Unit
 from .vocab import (COLLEGE, COUNSELOR, LIVE_TASK_TYPE, MINISTRY, PROVINCE, SCHOOL, STUDY_LEVELS,
                     TASK_TYPE_FROM_ANY, TASK_TYPE_SHORT, UNIT_KIND_NAMES)
@@ -161,12 +162,12 @@ def split_form(text: str) -> tuple[dict[str, str], list[str]]:
         if not raw.strip():
             continue
         if split is None:
-            errors.append(f"无法识别「{_clip(raw.strip(), 12)}」：每行应为「字段：值」")
+            errors.append(f"无法识别「{clip(raw.strip(), 12)}」：每行应为「字段：值」")
             continue
         key, value = split
         name = FIELD_NAMES.get(key)
         if name is None:
-            errors.append(f"没有「{_clip(key, 6)}」这个字段（可用：标题、类型、届别、层次、范围、截止、开始、结束、链接、保密、给学生、内容）")
+            errors.append(f"没有「{clip(key, 6)}」这个字段（可用：标题、类型、届别、层次、范围、截止、开始、结束、链接、保密、给学生、内容）")
             continue
         if name in values:
             errors.append(f"「{LABELS[name]}」写了两次，请只保留一行")
@@ -254,9 +255,6 @@ def split_key(line: str) -> tuple[str, str] | None:
     return None
 
 
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
 
 def parse_time(value: str) -> datetime | None:
     """'2026-11-30 18:00' (Beijing) -> naive UTC; a bare date means 23:59 of that day."""
@@ -282,15 +280,6 @@ def child_units(session: Session, issuer: Account) -> list[Unit]:
         return []
     return list(session.scalars(select(Unit).where(Unit.parent_id == issuer.unit_id, Unit.kind == kind)
                                 .order_by(Unit.name)))
-
-
-def suggest(name: str, names: list[str], n: int = 3) -> list[str]:
-    """Up to n existing names closest to `name` (substring matches first)."""
-    found = [x for x in names if name and (name in x or x in name)]
-    for close in difflib.get_close_matches(name, names, n=n, cutoff=0.3):
-        if close not in found:
-            found.append(close)
-    return found[:n]
 
 
 def parse(session: Session, issuer: Account, text: str, now: datetime | None = None) -> tuple[Draft | None, list[str]]:
@@ -332,14 +321,14 @@ def parse_values(session: Session, issuer: Account, values: dict[str, str], erro
     else:
         task_type = TASK_TYPE_FROM_ANY.get(values["type"].replace(" ", ""))
         if task_type is None:
-            errors.append(f"类型：「{_clip(values['type'], 10)}」不可用，请写 政策、招聘会、直播课、招聘信息、课程 或 其他")
+            errors.append(f"类型：「{clip(values['type'], 10)}」不可用，请写 政策、招聘会、直播课、招聘信息、课程 或 其他")
 
     cohort = None
     raw_cohort = values.get("cohort", "").rstrip("届")
     if not raw_cohort:
         errors.append("届别：必填，如 2026")
     elif not re.fullmatch(r"\d{4}", raw_cohort) or not 2000 <= int(raw_cohort) <= 2100:
-        errors.append(f"届别：「{_clip(raw_cohort, 10)}」不是年份，请写如 2026")
+        errors.append(f"届别：「{clip(raw_cohort, 10)}」不是年份，请写如 2026")
     else:
         cohort = int(raw_cohort)
 
@@ -347,7 +336,7 @@ def parse_values(session: Session, issuer: Account, values: dict[str, str], erro
     levels = allowed_levels
     if values.get("levels") and values["levels"] not in {"全部", "不限"}:
         asked = list(dict.fromkeys(x for x in _LIST_SPLIT.split(values["levels"]) if x))
-        bad = [_clip(x, 10) for x in asked if x not in STUDY_LEVELS][:5]
+        bad = [clip(x, 10) for x in asked if x not in STUDY_LEVELS][:5]
         outside = [x for x in asked if x in STUDY_LEVELS and x not in allowed_levels]
         if bad:
             errors.append(f"层次：「{'、'.join(bad)}」不是学历层次，可写 专科、本科、硕士、博士")
@@ -379,7 +368,7 @@ def parse_values(session: Session, issuer: Account, values: dict[str, str], erro
                 # A name longer than any unit's is no typo of one: no similarity search over it.
                 close = suggest(name, list(by_name)) if len(name) <= NAME_MAX else []
                 hint = f"，您是不是要找：{'、'.join(close)}" if close else "，请核对名称"
-                errors.append(f"范围：本单位下没有{UNIT_KIND_NAMES[kind]}「{_clip(name, 20)}」{hint}")
+                errors.append(f"范围：本单位下没有{UNIT_KIND_NAMES[kind]}「{clip(name, 20)}」{hint}")
 
     times: dict[str, datetime | None] = {}
     for name in ("deadline", "live_start", "live_end"):
@@ -388,7 +377,7 @@ def parse_values(session: Session, issuer: Account, values: dict[str, str], erro
         if raw:
             parsed = parse_time(raw)
             if parsed is None:
-                errors.append(f"{LABELS[name]}：「{_clip(raw, 20)}」格式不对，请写如 2026-11-30 18:00")
+                errors.append(f"{LABELS[name]}：「{clip(raw, 20)}」格式不对，请写如 2026-11-30 18:00")
             else:
                 times[name] = parsed
     if times["deadline"] and times["deadline"] <= now:
@@ -492,22 +481,22 @@ def preview_text(draft: Draft, total: int, unreachable: int) -> str:
              f"类型：{TASK_TYPE_SHORT.get(draft.type, draft.type)}　届别：{draft.cohort}",
              f"层次：{'、'.join(draft.levels)}"]
     if draft.narrowing_names:
-        lines.append(f"范围：{_clip('、'.join(draft.narrowing_names), 60)}")
+        lines.append(f"范围：{clip('、'.join(draft.narrowing_names), 60)}")
     if draft.deadline:
         lines.append(f"截止：{local_text(draft.when('deadline'))}")
     if draft.live_start:
         lines.append(f"直播：{local_text(draft.when('live_start'))} 至 {local_text(draft.when('live_end'))}")
     if draft.link:
-        lines.append(f"链接：{_clip(draft.link, 80)}")
+        lines.append(f"链接：{clip(draft.link, 80)}")
     if not draft.escalate:
         lines.append("提醒上级：否（截止前后不给各级管理员发未完成汇总）")
     if draft.confidential:
         lines.append("保密：是（仅限辅导员本人学习）")
     if draft.student_text:
-        lines.append(f"给学生：{_clip(draft.student_text.replace(chr(10), ' '), 60)}")
+        lines.append(f"给学生：{clip(draft.student_text.replace(chr(10), ' '), 60)}")
     elif not draft.confidential:
         lines.append("给学生：未填写（辅导员没有学生链接，无需转发学生）")
-    lines.append(f"内容：{_clip(draft.content.replace(chr(10), ' '), 80)}")
+    lines.append(f"内容：{clip(draft.content.replace(chr(10), ' '), 80)}")
     lines.append(f"接收辅导员 {total} 名，其中 {unreachable} 名未触达（未绑定或未关注，收不到微信通知）。")
     lines.append("回复「确认」派发，「取消」放弃（10分钟内有效）")
     return "\n".join(lines)

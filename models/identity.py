@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, Text, false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from .base import Base, UTCDateTime, utcnow
 
@@ -75,12 +76,8 @@ class SmsOutbox(Base):
 
 
 def hash_password(password: str) -> str:
-    from werkzeug.security import generate_password_hash
-
     return generate_password_hash(password)
 
 
 def check_password(identity: Identity, password: str) -> bool:
-    from werkzeug.security import check_password_hash
-
     return check_password_hash(identity.password_hash, password or "")

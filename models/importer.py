@@ -19,11 +19,12 @@ from operator import itemgetter
 from typing import IO, Iterator
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
 
 from . import bulk_load, changes
 from .base import utcnow
 from .graduates import Graduate
-from .units import Major, Unit, create_unit
+from .units import Major, Unit, create_unit, ensure_ministry
 from .vocab import COLLEGE, DESTINATIONS, PROVINCE, SCHOOL, STUDY_LEVELS
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def _csv_rows(fh: IO[bytes]) -> Iterator[tuple[int, list]]:
 
 
 def _xlsx_rows(fh: IO[bytes]) -> Iterator[tuple[int, list]]:
-    from openpyxl import load_workbook
+    from openpyxl import load_workbook  # import here: slow to load, and only .xlsx files need it
 
     try:
         book = load_workbook(fh, read_only=True, data_only=True)
@@ -219,8 +220,6 @@ class _UnitCache:
     """
 
     def __init__(self, session, report: ImportReport):
-        from .seed import ensure_ministry
-
         self.session, self.report = session, report
         self.ministry_id = ensure_ministry(session).id
         self.units: dict[tuple, int] | None = None   # (kind, parent_id, name) -> id
@@ -349,8 +348,6 @@ def _update_rows(session, table, changed: list[tuple[int, str, dict]]) -> None:
     if session.get_bind().dialect.name in ("mysql", "mariadb"):
         # An UPDATE executemany is one round trip per row on MySQL drivers; an INSERT … ON DUPLICATE
         # KEY UPDATE on the primary key is sent as multi-row statements. Every id exists (just read).
-        from sqlalchemy.dialects.mysql import insert as mysql_insert
-
         now = utcnow()
         rows = [dict(fields_, id=id_, student_no=number, updated_at=now) for id_, number, fields_ in changed]
         stmt = mysql_insert(table)

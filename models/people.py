@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from .account_rules import accounts_under, managed_target, suggest
+from .account_rules import accounts_under, managed_target
+from .text import suggest
 from .accounts import Account
 from .privacy import is_mobile
 from .scope import MANAGED_LEVELS, in_scope_clause

@@ -12,7 +12,8 @@ from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .tasks import ShareOpen, TaskRecipient, clock
+from .clock import clock
+from .tasks import ShareOpen, TaskRecipient
 
 BROWSER_MAX = 32
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from sqlalchemy import and_, true
 
 from .accounts import Account
-from .units import Unit
 from .vocab import COLLEGE, COUNSELOR, MINISTRY, PROVINCE, SCHOOL
 
 # The levels each level may create, change and delete.
@@ -19,10 +18,6 @@ MANAGED_LEVELS = {
     COLLEGE: (COUNSELOR,),
     COUNSELOR: (),
 }
-
-
-def unit_contains(outer: Unit, inner: Unit) -> bool:
-    return outer.contains(inner)
 
 
 def in_scope_clause(actor: Account, model):
@@ -59,23 +54,3 @@ def row_in_scope(actor: Account, row) -> bool:
     if level == COLLEGE and actor.levels and getattr(row, "study_level", None):
         return row.study_level in actor.study_levels
     return level == COLLEGE
-
-
-def can_manage(actor: Account, target: Account) -> bool:
-    """May `actor` change or delete `target`? Same rule for reading its details."""
-    if not actor.active or actor.level == COUNSELOR:
-        return False
-    if target.level not in MANAGED_LEVELS[actor.level]:
-        return False
-    return row_in_scope(actor, target)
-
-
-def can_create(actor: Account, level: str, unit: Unit, study_level: str | None = None) -> bool:
-    """May `actor` create an account of `level` on `unit`?"""
-    if not actor.active or level not in MANAGED_LEVELS.get(actor.level, ()):
-        return False
-    if not actor.unit.contains(unit):
-        return False
-    if actor.level == COLLEGE and actor.levels and level == COUNSELOR:
-        return study_level in actor.study_levels
-    return True

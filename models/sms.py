@@ -11,8 +11,8 @@ production) is its own inbox: its rows stay sealed, `full_text()` opens them.
 Two ways to send:
 - `send_sms(phone, content)`: record and send now (CLI, binding codes);
 - `queue_sms(session, phone, content)` inside the caller's transaction, then
-  `deliver_later(row.id)` after its commit: a chat reply must not wait for a
-  slow gateway (3 attempts with a timeout each can exceed WeChat's 5 seconds).
+  `jobs.sms.deliver_later(row.id)` after its commit: a chat reply must not wait
+  for a slow gateway (3 attempts with a timeout each can exceed WeChat's 5 seconds).
 """
 from __future__ import annotations
 
@@ -23,10 +23,7 @@ import time
 
 import requests
 from cryptography.fernet import Fernet
-from rq import Retry
 from flask import current_app
-
-import jobs
 
 from .base import db, utcnow
 from .identity import SmsOutbox
@@ -94,29 +91,6 @@ def deliver(row: SmsOutbox, session=None) -> SmsOutbox:
         raise
     session.commit()
     return row
-
-
-def deliver_later(outbox_id: int) -> None:
-    """Queue the delivery of an outbox row; if Redis is down, try once now instead."""
-    try:
-        jobs.enqueue(send_outbox_job, outbox_id, queue_name=jobs.SMS, job_id=f"sms-outbox-{outbox_id}",
-                     retry=Retry(max=3, interval=[10, 60, 300]))
-    except Exception as exc:  # Redis down: the SMS still has to go out
-        log.warning("could not queue SMS #%s (%s); sending now", outbox_id, type(exc).__name__)
-        row = db.session.get(SmsOutbox, outbox_id)
-        try:
-            deliver(row)
-        except SmsError:
-            log.warning("SMS #%s failed; it stays in the outbox as failed", outbox_id)
-
-
-@jobs.job
-def send_outbox_job(outbox_id: int) -> str:
-    row = db.session.get(SmsOutbox, outbox_id)
-    if row is None:
-        return "missing"
-    deliver(row)
-    return row.status
 
 
 def _post(url: str, phone: str, content: str, timeout: float) -> None:

@@ -115,10 +115,6 @@ class Employment:
     by_destination: dict[str, int]
 
     @property
-    def not_placed(self) -> int:
-        return self.graduates - self.placed
-
-    @property
     def rate(self) -> str:
         return rate_text(self.placed, self.graduates)
 

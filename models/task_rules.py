@@ -12,15 +12,17 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, case, exists, func, literal, literal_column, or_, select, true, union_all, update
+from sqlalchemy import and_, bindparam, case, exists, func, literal, literal_column, or_, select, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import tasks as clockmod
+from . import clock as clockmod
 from .accounts import Account
+from .identity import Identity
 from .dispatch import reachable_clause, with_reach
 from .scope import in_scope_clause
-from .tasks import Task, TaskRecipient, TaskUrge, local_text
+from .clock import local_text
+from .tasks import Task, TaskRecipient, TaskUrge
 from .units import Unit
 from .vocab import COUNSELOR, LIVE_TASK_TYPE, MINISTRY, PROVINCE, SCHOOL
 
@@ -231,8 +233,8 @@ def _task_lines_query(pending_limit: int, done_limit: int, wrap_members: bool):
     # Both pages and the number of pending tasks (a window count, taken before LIMIT) in one
     # statement: 任务 is a frequent webhook command, and on MariaDB each statement is a round trip.
     # SQLite cannot take ORDER BY/LIMIT inside a UNION's members, so there each member is a
-    # derived table; MariaDB runs the parenthesized members three times faster (0.3 vs 0.9 ms
-    # of server CPU at national size: no temporary table per member).
+    # derived table; MariaDB runs the parenthesized members with no temporary table per member,
+    # which costs it far less server CPU (docs/PERFORMANCE.md).
     received, not_done, pending_order, done_order = _counselor_pages()
     base = received(select(*(getattr(Task, c) for c in ("id", "title", "type", "deadline", "live_start", "status")),
                            TaskRecipient.completed_at, TaskRecipient.checked_in_at))
@@ -437,8 +439,6 @@ class Reach:
 
 def reach(session: Session, staff: Account, limit: int = 20) -> Reach:
     """Counselors the staff user manages: total, bound, bound and following, the first not bound."""
-    from .identity import Identity
-
     conds = (Account.level == COUNSELOR, Account.active.is_(True), in_scope_clause(staff, Account))
     row = session.execute(with_reach(select(
         func.count(Account.id),

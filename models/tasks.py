@@ -1,7 +1,7 @@
 """Tasks, their recipients fixed at dispatch, and per-recipient notifications (SPEC 3)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -67,8 +67,8 @@ class TaskRecipient(Base):
         Index("ix_task_recipients_school", "school_id", "task_id"),
         Index("ix_task_recipients_college", "college_id", "task_id"),
         # 进度 N reads only these columns of a task's recipients: with them in one index the
-        # figures are an index-only scan of that task (150,000 recipients: 520 -> 70 ms on
-        # MariaDB, 173 -> 55 ms on SQLite), never a scan that grows with every other task.
+        # figures are an index-only scan of that task (timings in docs/PERFORMANCE.md), never a
+        # scan that grows with every other task.
         Index("ix_task_recipients_figures", "task_id", "province_id", "school_id", "college_id", "completed_at",
               "checked_in_at", "notify_state", "delivery", "left_at", "student_views"),
     )
@@ -156,31 +156,3 @@ class TaskUrge(Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     pending_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-# -- time as users read and write it ---------------------------------------------
-# Users live on Beijing time; the database keeps naive UTC.
-BEIJING = timezone(timedelta(hours=8))
-LOCAL_FORMAT = "%Y-%m-%d %H:%M"
-
-
-def clock() -> datetime:
-    """Now, naive UTC. Every task rule reads the time here, so tests can move it."""
-    return utcnow()
-
-
-def to_local(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=timezone.utc).astimezone(BEIJING).replace(tzinfo=None)
-
-
-def local_text(dt: datetime | None, fmt: str = LOCAL_FORMAT) -> str:
-    """'2026-11-30 18:00' in Beijing time ('' for None)."""
-    local = to_local(dt)
-    return local.strftime(fmt) if local else ""
-
-
-def from_local(local: datetime) -> datetime:
-    """A naive Beijing wall-clock time to naive UTC."""
-    return local.replace(tzinfo=BEIJING).astimezone(timezone.utc).replace(tzinfo=None)

@@ -5,7 +5,7 @@ equality test on an indexed column, not a walk up the tree.
 """
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base
@@ -94,4 +94,14 @@ def create_unit(session, kind: str, name: str, parent: Unit | None) -> Unit:
     session.add(unit)
     session.flush()
     fill_own_id(unit)
+    return unit
+
+
+def ensure_ministry(session) -> Unit:
+    """The one ministry unit (the root of the tree), created on first use."""
+    unit = session.scalar(select(Unit).where(Unit.kind == MINISTRY))
+    if unit is None:
+        unit = Unit(kind=MINISTRY, name="教育部")
+        session.add(unit)
+        session.flush()
     return unit

@@ -111,7 +111,13 @@ if [ "${FDY_SERVICES_ONLY:-0}" = 1 ]; then
     exit 0
 fi
 
-# --- 6. pytest, twice --------------------------------------------------------------------------
+# --- 6. import layers -------------------------------------------------------------------------
+# The layer contract (.importlinter, docs/ARCHITECTURE.md) and no unexplained imports inside functions.
+printf '\n\033[1m======== import layers ========\033[0m\n'
+"$VENV/bin/lint-imports" --no-cache || die "import layers broken (lint-imports above): see docs/ARCHITECTURE.md"
+"$VENV/bin/python" scripts/inner_imports.py || die "imports inside functions without a reason (listed above)"
+
+# --- 7. pytest, twice --------------------------------------------------------------------------
 read -r -a EXTRA <<<"${PYTEST_ARGS:-}"
 
 run_pytest() {  # run_pytest LABEL -> returns pytest's status (5 = no tests = failure)

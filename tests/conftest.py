@@ -37,7 +37,7 @@ def database_url(tmp_path_factory):
     """The schema is built by the Alembic migration, so every run checks it too."""
     from sqlalchemy import create_engine
 
-    from models.cli import upgrade
+    from models.migrate import upgrade
 
     url = DATABASE_URL or f"sqlite:///{tmp_path_factory.mktemp('db') / 'fdy-test.db'}"
     engine = create_engine(url)
@@ -89,7 +89,7 @@ def make_config(database_url: str, redis_url: str, simulator_url: str, **overrid
 
 @pytest.fixture(scope="session")
 def app(database_url, redis_url, simulator):
-    from bot import create_app
+    from bot.app import create_app
 
     application = create_app(make_config(database_url, redis_url, simulator.url))
     yield application

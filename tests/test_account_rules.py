@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Account, AuditLog, Identity, SmsOutbox
+from handlers import follow_up
 from models import account_rules as rules
 from models.identity import check_password
 from models.identity_accounts import EXISTING_TEXT, random_password
@@ -382,11 +383,13 @@ def test_already_bound_user_gets_its_role_tag_when_the_account_appears(db, tree,
     factory.identity(phone, "孙悦", openid=openid)
     factory.follower(openid)
     factory.commit()
-    res = rules.add_counselor(db, tree.college, name="孙悦", phone=phone, study_level="本科", majors="软件工程")
-    assert res.ok
+    # The rule says whose tag may change; the caller (a handler) queues the tag job.
+    res = follow_up.start(rules.add_counselor(db, tree.college, name="孙悦", phone=phone, study_level="本科",
+                                              majors="软件工程"))
+    assert res.ok and res.follow_ups.tag_openids == [openid]
     run_jobs()
     tagged = simulator.state.get_user(openid)["tagid_list"]
     assert len(tagged) == 1
-    assert rules.delete_account(db, tree.college, phone).ok
+    assert follow_up.start(rules.delete_account(db, tree.college, phone)).ok
     run_jobs()
     assert simulator.state.get_user(openid)["tagid_list"] == []

@@ -19,7 +19,8 @@ import requests
 from sqlalchemy import func, select, text
 
 from models import Base
-from models.tasks import BEIJING, Task, TaskRecipient
+from models.clock import BEIJING
+from models.tasks import Task, TaskRecipient
 from models.vocab import COLLEGE, MINISTRY, SCHOOL
 from tests import wechat_crypto
 from tests.reliability import record_figures

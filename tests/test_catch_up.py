@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-import models.tasks as clockmod
+import models.clock as clockmod
+from handlers import follow_up
 from models.base import utcnow
 from models.binding import bind_with_password, unbind
 from models.tasks import TaskRecipient
@@ -47,14 +48,15 @@ def test_binding_after_the_dispatch_brings_the_message_once(world, wechat, db, s
     assert unreached_figure(wechat, world.school_openid, task_id) == "2"
     openid = new_openid()
     simulator.add_user(openid)
-    assert bind_with_password(db, openid, counselor.phone, PASSWORD).ok
+    # The rule says what follows the binding; the caller (a handler) queues it.
+    assert follow_up.start(bind_with_password(db, openid, counselor.phone, PASSWORD)).ok
     run_jobs()
     assert len(task_messages(simulator, openid, task_id)) == 1
     assert state_of(db, task_id, counselor) == "sent"
     assert unreached_figure(wechat, world.school_openid, task_id) == "1"
     # Unbinding and binding again: no second message.
-    unbind(db, openid)
-    assert bind_with_password(db, openid, counselor.phone, PASSWORD).ok
+    follow_up.start(unbind(db, openid))
+    assert follow_up.start(bind_with_password(db, openid, counselor.phone, PASSWORD)).ok
     run_jobs()
     assert len(task_messages(simulator, openid, task_id)) == 1
 

@@ -55,7 +55,7 @@ def test_each_bad_production_setting_is_refused_by_name(change, name):
 
 
 def test_every_problem_is_named_at_once_and_create_app_refuses(database_url, redis_url):
-    from bot import create_app
+    from bot.app import create_app
 
     env = env_with(SMS_BACKEND="", PUBLIC_BASE_URL="", TEMPLATE_TASK_ID="", SECRET_KEY="")
     with pytest.raises(settings.ConfigError) as refused:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from jobs import QUEUE_NAMES
-from jobs.cli import parse_queues
+from handlers.cli.worker import parse_queues
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

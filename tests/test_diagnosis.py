@@ -1,7 +1,8 @@
 """`诊断`: the four conditions of the phone-A rule, one line each with ✔/✘ and a fix."""
 from __future__ import annotations
 
-from models.diagnosis import ALL_OK, CASE1, CASE2, NOT_FOLLOWING, UNBOUND, diagnose, refresh_following
+from bot.followers import refresh_following
+from models.diagnosis import ALL_OK, CASE1, CASE2, NOT_FOLLOWING, UNBOUND, diagnose
 from tests.test_binding import fresh
 from tests.wechat_client import new_openid
 

@@ -209,7 +209,7 @@ def test_end_to_end_school_and_college_figures(factory, simulator, wechat, db, r
     assert states[world.counselors["cs_ben"].id] == "sent"
 
     # Counselors complete and check in during the live window (clock moved, not slept).
-    import models.tasks as clockmod
+    import models.clock as clockmod
 
     task = db.get(Task, task_id)
     monkeypatch.setattr(clockmod, "clock", lambda: task.live_start + timedelta(minutes=5))

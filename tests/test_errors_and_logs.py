@@ -22,7 +22,7 @@ log = logging.getLogger("tests.errors_and_logs")
 @pytest.fixture
 def side_app(database_url, redis_url, simulator):
     """An app with a few routes that fail on purpose (added before its first request)."""
-    from bot import create_app
+    from bot.app import create_app
 
     app = create_app(make_config(database_url, redis_url, simulator.url))
     app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: a crash becomes the 500 page

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 
 from jobs import notify
+from jobs.dispatch import start_dispatch_fanout
 from models import Account, AccountCohort, Follower, Identity
 from models.base import utcnow
 from models.tasks import Notification
@@ -100,7 +101,7 @@ def test_sigkill_mid_chunk_then_takeover_sends_each_exactly_once(factory, db, si
     held = openids[N // 3 + 77]
     fault = simulator.add_faults({"path": TEMPLATE_PATH, "openid": held, "delay": 15, "times": 1})[0]["id"]
     simulator.add_faults({"path": TEMPLATE_PATH, "delay": 0.002})
-    notify.start_dispatch_fanout(task.id)
+    start_dispatch_fanout(task.id)
 
     log_path = tmp_path / "worker.log"
     first = start_worker(database_url, redis_url, simulator, log_path)

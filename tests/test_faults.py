@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 
 import jobs
 import jobs.notify as notify
-from models.tasks import BEIJING, Notification, Task, TaskRecipient
+from models.clock import BEIJING
+from models.tasks import Notification, Task, TaskRecipient
 from models.vocab import COLLEGE
 from tests.conftest import AES_KEY, make_config
 from tests.reliability import (PrivateMariaDB, PrivateRedis, promote_scheduled, record_figures, serve,
@@ -258,7 +259,7 @@ def _pings(app) -> bool:
 
 
 def create_side_app(database_url, redis_url, simulator, **overrides):
-    from bot import create_app
+    from bot.app import create_app
 
     return create_app(make_config(database_url, redis_url, simulator.url, **overrides))
 
@@ -329,9 +330,9 @@ def private_mariadb(tmp_path):
 
 
 def test_mariadb_restart_under_traffic(redis_url, simulator, private_mariadb, tmp_path):
-    from bot import create_app
+    from bot.app import create_app
     from models import db as database
-    from models.cli import upgrade
+    from models.migrate import upgrade
     from tests.factories import Factory
 
     private_mariadb.sql("CREATE DATABASE fdy_restart CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werobot.parser import process_message
 
-from bot.dispatch import APOLOGY, run_handlers
+from bot.run_handlers import APOLOGY, run_handlers
 from handlers.common import ACCOUNT, ANY, COUNSELOR_ONLY, MINISTRY_ONLY, STAFF
 from models.dispatch import FIELD_NAMES
 from models.vocab import COLLEGE, MINISTRY, SCHOOL

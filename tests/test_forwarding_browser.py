@@ -90,7 +90,7 @@ def test_simulator_shows_the_share_card_and_opens_it_as_a_student(app, world, db
                                                                    run_jobs, artifacts_dir):
     task = make_task(db, world.school_staff, title="春季招聘会", type="招聘会", content="请通知学生",
                      student_text="3月15日体育馆，带简历。", link="https://fair.example.edu.cn/")
-    from jobs.notify import start_dispatch_fanout
+    from jobs.dispatch import start_dispatch_fanout
 
     with app.app_context():
         start_dispatch_fanout(task.id)

@@ -29,7 +29,7 @@ def test_config_is_signed_with_the_ticket_for_the_page_without_its_fragment(app,
 
 
 def test_one_ticket_grant_for_many_config_calls_across_two_app_instances(app, database_url, redis_url, simulator):
-    from bot import create_app
+    from bot.app import create_app
 
     other = create_app(make_config(database_url, redis_url, simulator.url))
     page = app.config["PUBLIC_BASE_URL"].rstrip("/") + "/tasks/1"

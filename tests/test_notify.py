@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 import jobs
 from jobs import notify
+from jobs.dispatch import start_dispatch_fanout
 from models.base import utcnow
 from models.tasks import Notification, Task, TaskRecipient
 from tests.reliability import wait_for
@@ -61,7 +62,7 @@ def two_colleges(world) -> list[int]:
 
 def dispatch_task(db, world, **kwargs) -> Task:
     task = make_task(db, world.school_staff, narrowing_ids=two_colleges(world), **kwargs)
-    notify.start_dispatch_fanout(task.id)
+    start_dispatch_fanout(task.id)
     return task
 
 
@@ -368,7 +369,7 @@ def test_unbound_between_confirm_and_fan_out_is_unreachable_on_both_rows(app, wo
     assert states(db, task.id)[ben.id] == "pending"
     db.execute(update(Identity).where(Identity.phone == ben.phone).values(openid=None))
     db.commit()
-    notify.start_dispatch_fanout(task.id)
+    start_dispatch_fanout(task.id)
     run_jobs()
     got = states(db, task.id)
     assert got[ben.id] == "unreachable"

@@ -40,7 +40,7 @@ def test_pages_refuse_framing_and_keep_their_urls(client):
 
 
 def test_session_cookie_is_secure_on_an_https_site(app, database_url, redis_url, simulator):
-    from bot import create_app
+    from bot.app import create_app
 
     http_cookie = app.test_client().get("/auth/login").headers.get("Set-Cookie", "")
     assert "session=" in http_cookie and "Secure" not in http_cookie  # plain http (tests, make run)

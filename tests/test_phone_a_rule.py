@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from jobs import notify
+from jobs.dispatch import start_dispatch_fanout
 from models.resolution import NO_ACCOUNT, OK, resolve
 from models.task_rules import reach
 from models.tasks import Notification, TaskRecipient
@@ -75,7 +75,7 @@ def test_fan_out_and_reach_join_identities_by_phone(factory, simulator, db, run_
     assert [account.id for account, _ in figures.not_bound] == [moved.on_a.id]
 
     task = make_task(db, moved.staff, title="换号后的任务")
-    notify.start_dispatch_fanout(task.id)
+    start_dispatch_fanout(task.id)
     run_jobs()
     db.expire_all()
     recipients = dict(db.execute(select(TaskRecipient.account_id, TaskRecipient.notify_state)

@@ -10,6 +10,7 @@ from rq.registry import ScheduledJobRegistry
 
 import jobs
 from jobs import notify, reminders
+from jobs.dispatch import start_dispatch_fanout
 from models.base import utcnow
 from models.tasks import Notification
 from tests.test_dispatch import build_world, dispatch
@@ -56,7 +57,7 @@ def test_no_reminder_when_its_time_has_passed(app, world, db):
 def test_deadline_reminder_goes_to_those_not_done_once(app, world, wechat, db, run_jobs, simulator):
     task = make_task(db, world.school_staff, narrowing_ids=two_colleges(world),
                      deadline=utcnow() + timedelta(days=3))
-    notify.start_dispatch_fanout(task.id)
+    start_dispatch_fanout(task.id)
     run_jobs()
     wechat.ask(world.openids["cs_ben"], f"完成 {task.id}")
     # The scheduled moment arrives: the job runs (rq's registry releases it now).
@@ -80,7 +81,7 @@ def test_deadline_reminder_goes_to_those_not_done_once(app, world, wechat, db, r
 
 
 def test_live_reminder_goes_to_those_not_checked_in(app, world, wechat, db, run_jobs, simulator, monkeypatch):
-    import models.tasks as clockmod
+    import models.clock as clockmod
 
     start = utcnow() + timedelta(hours=2)
     task = make_task(db, world.school_staff, narrowing_ids=two_colleges(world), type="就业创业直播课",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from models import Account, AuditLog, Graduate, SmsOutbox, Task, TaskRecipient, Unit
-from models.seed import ACCOUNTS
+from handlers.cli.demo import ACCOUNTS
 from models.vocab import COLLEGE, COUNSELOR, MINISTRY, PROVINCE, SCHOOL, STAFF_LEVELS
 
 

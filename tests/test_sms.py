@@ -15,7 +15,7 @@ from tests.factories import hash_password, next_phone
 @pytest.fixture
 def http_app(app, database_url, redis_url, simulator):
     """A second app on the same database whose SMS go to the simulator over HTTP."""
-    from bot import create_app
+    from bot.app import create_app
 
     application = create_app(make_config(database_url, redis_url, simulator.url, SMS_BACKEND="http",
                                          SMS_HTTP_URL=simulator.url + "/_sim/sms"))
@@ -62,7 +62,7 @@ def test_http_backend_sends_both_identity_texts(http_app, simulator):
 
 
 def _make_province(session):
-    from models.seed import ensure_ministry
+    from models.units import ensure_ministry
     from models.units import create_unit
 
     unit = create_unit(session, "province", "甲省", ensure_ministry(session))
@@ -120,7 +120,8 @@ def test_console_backend_writes_outbox_and_masked_log(app, db, caplog):
 
 
 def test_queued_sms_is_sent_by_a_job_once(app, db, run_jobs):
-    from models.sms import deliver_later, queue_sms
+    from jobs.sms import deliver_later
+    from models.sms import queue_sms
 
     phone = next_phone()
     row = queue_sms(db, phone, "稍后发送")

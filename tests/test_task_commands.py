@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import event, select
 
-import models.tasks as clockmod
+import models.clock as clockmod
 from models.dispatch import Draft, create_task
 from models.tasks import Notification, Task, TaskRecipient, TaskUrge
 from models.vocab import SCHOOL

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-import models.tasks as clockmod
+import models.clock as clockmod
 from models.base import utcnow
 from models.tasks import TaskRecipient
 from tests.test_dispatch import build_world

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
-from menus.push import TAG_CACHE_KEY, cached_role_tags, ensure_role_tags, forget_role_tags, recent_role_tags
+from bot.role_tags import TAG_CACHE_KEY, cached_role_tags, ensure_role_tags, forget_role_tags, recent_role_tags
 from models import db as database
 from models.accounts import Account
 from models.resolution import NO_ACCOUNT, OK, UNBOUND, resolve

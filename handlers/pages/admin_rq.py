@@ -6,7 +6,9 @@ reads the app's Redis (REDIS_URL); job descriptions carry no arguments (jobs.enq
 """
 from __future__ import annotations
 
+import rq_dashboard
 from flask import render_template, request, session
+from rq_dashboard.web import setup_rq_connection
 
 from bot.oauth import authorize_redirect
 from models import db
@@ -35,9 +37,6 @@ def _ministry_only():
 
 
 def init_app(app) -> None:
-    import rq_dashboard
-    from rq_dashboard.web import setup_rq_connection
-
     app.config.setdefault("RQ_DASHBOARD_REDIS_URL", app.config["REDIS_URL"])
     app.config.setdefault("RQ_DASHBOARD_POLL_INTERVAL", 5000)
     app.before_request(_ministry_only)  # registered before the blueprint's own before_request runs

@@ -8,36 +8,23 @@ through OAuth to the login page rather than failing.
 from __future__ import annotations
 
 import functools
-import hmac
-import secrets
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from bot.oauth import authorize_redirect, openid_required, page_error
+from bot.followers import refresh_following
+from bot.oauth import authorize_redirect, openid_required
 from models import db
 from models.binding import (bind_with_password, replace_initial_password, request_bind_code, request_reset_code,
                             reset_password, role_name, unbind, verify_bind_code)
-from models.diagnosis import diagnose, refresh_following
+from models.diagnosis import diagnose
 from models.identity import Identity
 from models.privacy import is_mobile, mask_phone
 from models.resolution import resolve
 
+from .. import follow_up
+from .csrf import csrf_refusal
+
 bp = Blueprint("pages_auth", __name__, url_prefix="/auth")
-
-CSRF_KEY = "csrf_token"
-
-
-def csrf_token() -> str:
-    token = session.get(CSRF_KEY)
-    if not token:
-        token = session[CSRF_KEY] = secrets.token_urlsafe(24)
-    return token
-
-
-@bp.context_processor
-def _inject_csrf():
-    return {"csrf_token": csrf_token}
-
 
 def form_post(view):
     """POST views: a session (else back through OAuth to the login page) and a valid CSRF token."""
@@ -46,10 +33,7 @@ def form_post(view):
     def wrapper(*args, **kwargs):
         if not session.get("openid"):
             return authorize_redirect(url_for("pages_auth.login"))
-        sent = request.form.get(CSRF_KEY, "")
-        if not sent or not hmac.compare_digest(sent, session.get(CSRF_KEY, "")):
-            return page_error("页面已过期，请返回重新打开登录页面后再提交。", 400)
-        return view(*args, **kwargs)
+        return csrf_refusal("页面已过期，请返回重新打开登录页面后再提交。") or view(*args, **kwargs)
 
     return wrapper
 
@@ -93,7 +77,7 @@ def login():
 @form_post
 def login_password():
     login_value = form_value("login").strip()
-    outcome = bind_with_password(db.session, _openid(), login_value, form_value("password"))
+    outcome = follow_up.start(bind_with_password(db.session, _openid(), login_value, form_value("password")))
     if outcome.ok:
         identity = db.session.get(Identity, outcome.identity_id)
         if identity is not None and identity.must_change_password:
@@ -108,7 +92,7 @@ def login_password():
 @form_post
 def sms_send():
     phone = form_value("phone").strip()
-    outcome = request_bind_code(db.session, _openid(), phone)
+    outcome = follow_up.start(request_bind_code(db.session, _openid(), phone))
     if outcome.kind == "sent":
         return render_template("auth/sms.html", phone=outcome.phone, masked=mask_phone(outcome.phone),
                                notice=outcome.message, error=None)
@@ -123,6 +107,7 @@ def sms_verify():
     outcome = verify_bind_code(db.session, _openid(), form_value("code"))
     if outcome is None:
         return _render_login("没有待验证的验证码（可能已使用或已过期），请重新获取。", sms_phone=phone)
+    follow_up.start(outcome)
     if outcome.ok:
         return redirect(url_for("pages_auth.done"))
     if outcome.kind == "wrong_code" and "还可尝试" in outcome.message:  # the code still works: retype it
@@ -146,7 +131,7 @@ def done():
 @bp.post("/unbind")
 @form_post
 def unbind_view():
-    outcome = unbind(db.session, _openid())
+    outcome = follow_up.start(unbind(db.session, _openid()))
     return render_template("auth/unbound.html", message=outcome.message)
 
 
@@ -181,7 +166,7 @@ def forgot():
 @form_post
 def forgot_send():
     phone = form_value("phone").strip()
-    outcome = request_reset_code(db.session, phone, openid=_openid())
+    outcome = follow_up.start(request_reset_code(db.session, phone, openid=_openid()))
     if outcome.kind != "sent":
         return render_template("auth/forgot.html", step="phone", phone=phone, error=outcome.message, notice=None)
     return render_template("auth/forgot.html", step="reset", phone=outcome.phone, error=None, notice=outcome.message)

@@ -20,7 +20,8 @@ from models import dispatch as rules
 from models.account_rules import default_cohort
 from models.vocab import STUDY_LEVELS, TASK_TYPE_SHORT
 
-from .tasks import check_csrf, csrf_token, refusal
+from .csrf import csrf_refusal
+from .tasks import refusal
 
 log = logging.getLogger(__name__)
 bp = Blueprint("pages_dispatch", __name__)
@@ -39,7 +40,7 @@ def _form(staff, values: dict, errors=(), status: int = 200):
     children = rules.child_units(db.session, staff)
     chosen_units = set(rules._LIST_SPLIT.split(values.get("narrowing", ""))) if values.get("narrowing") else set()
     chosen_levels = set(rules._LIST_SPLIT.split(values.get("levels", ""))) if values.get("levels") else set()
-    return render_template("dispatch/new.html", v=values, errors=list(errors), csrf=csrf_token(),
+    return render_template("dispatch/new.html", v=values, errors=list(errors),
                            types=list(TASK_TYPE_SHORT.values()), levels=list(staff.study_levels),
                            all_levels=STUDY_LEVELS, chosen_levels=chosen_levels, children=children,
                            chosen_units=chosen_units, child_kind=rules.UNIT_KIND_NAMES.get(
@@ -73,7 +74,9 @@ def preview():
     staff, refused = _staff_or_refusal()
     if refused:
         return refused
-    check_csrf()
+    forged = csrf_refusal()
+    if forged:
+        return forged
     fields = _submitted()
     draft, errors = rules.parse_values(db.session, staff, rules.form_values(fields))
     if errors:
@@ -88,7 +91,7 @@ def preview():
         return _form(staff, fields, ["系统暂时无法保存派发草稿，请稍后再试。"], 503)
     text = rules.preview_text(draft, total, unreachable).rsplit("\n", 1)[0]  # the chat's last line says 回复…
     return render_template("dispatch/preview.html", preview=text, total=total, unreachable=unreachable,
-                           csrf=csrf_token(), v=fields)
+                           v=fields)
 
 
 @bp.post("/tasks/new/confirm")
@@ -97,7 +100,9 @@ def confirm():
     staff, refused = _staff_or_refusal()
     if refused:
         return refused
-    check_csrf()
+    forged = csrf_refusal()
+    if forged:
+        return forged
     try:
         draft = rules.take_draft(get_redis(), staff.id)
     except redis.RedisError:

@@ -22,7 +22,8 @@ from jobs.exports import export_path, start_export
 from models import db, task_rules
 from models.accounts import Account
 from models.export import summary, write_workbook
-from models.tasks import Task, local_text
+from models.clock import local_text
+from models.tasks import Task
 from models.vocab import TASK_TYPE_SHORT
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,8 @@ from jobs.reach import note_open
 from models import db
 from models.accounts import Account
 from models.changes import PEOPLE, TASKS
-from models.tasks import Task, local_text
+from models.clock import local_text
+from models.tasks import Task
 from models.units import Unit
 from models.vocab import TASK_TYPE_SHORT
 

@@ -6,10 +6,7 @@ CSRF token, and the rules are the chat's (models/task_rules.py).
 """
 from __future__ import annotations
 
-import hmac
-import secrets
-
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
 
 from sqlalchemy import select
 
@@ -19,11 +16,13 @@ from bot.oauth import openid_required
 from models import db, task_rules
 from models.changes import PEOPLE, TASKS
 from models.resolution import OK, UNBOUND
-from models.tasks import Task, local_text
+from models.clock import local_text
+from models.tasks import Task
 from models.units import Unit
 from models.vocab import COUNSELOR, TASK_TYPE_SHORT
 
 from ..share_links import student_link
+from .csrf import csrf_refusal
 
 bp = Blueprint("pages_tasks", __name__)
 
@@ -41,19 +40,6 @@ def share_card(task: Task, account_id: int, issuer_unit: str) -> dict:
     return {"link": student_link(task.id, account_id), "title": task.title,
             "desc": desc or f"{issuer_unit} · {TASK_TYPE_SHORT.get(task.type, '其他')}",
             "icon": current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("static", filename="share-icon.png")}
-
-
-def csrf_token() -> str:
-    token = session.get("csrf")
-    if not token:
-        token = session["csrf"] = secrets.token_urlsafe(24)
-    return token
-
-
-def check_csrf() -> None:
-    sent = request.form.get("csrf", "")
-    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
-        abort(400)
 
 
 def refusal(message: str, status: int = 403, link: tuple[str, str] | None = None):
@@ -141,7 +127,7 @@ def task_detail(task_id: int):
     task = shown_task(task_id)
     model = view_model(task, rec)
     card = share_card(task, sender.account_id, model["issuer_unit"]) if task.has_student_link else None
-    return render_template("tasks/detail.html", **model, csrf=csrf_token(), card=card,
+    return render_template("tasks/detail.html", **model, card=card,
                            jssdk_script=current_app.config.get("WECHAT_JSSDK_URL"),
                            confidential_note=CONFIDENTIAL_NOTE)
 
@@ -150,7 +136,9 @@ def _act(task_id: int, rule):
     account, refused = _counselor_or_refusal()
     if refused:
         return refused
-    check_csrf()
+    forged = csrf_refusal()
+    if forged:
+        return forged
     outcome = rule(db.session, account, task_id)
     flash(outcome.text, "ok" if outcome.ok else "error")
     return redirect(url_for("pages_tasks.task_detail", task_id=task_id))

@@ -7,7 +7,13 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from .base import db
+from jobs.imports import import_job_id, start_import
+from jobs.progress import ProgressBar
+from models import db
+from models.account_rules import add_ministry_account
+from models.importer import import_graduates
+
+from .. import follow_up
 
 accounts_cli = AppGroup("accounts", help="平台账号。")
 graduates_cli = AppGroup("graduates", help="毕业生就业数据。")
@@ -19,9 +25,7 @@ units_cli = AppGroup("units", help="省份、学校、院系名单。")
 @click.option("--phone", required=True, help="11位手机号")
 def add_ministry(name: str, phone: str) -> None:
     """创建部级账号（只能通过命令行创建）。"""
-    from .account_rules import add_ministry_account
-
-    result = add_ministry_account(db.session, name=name.strip(), phone=phone.strip(), notify="now")
+    result = follow_up.start(add_ministry_account(db.session, name=name.strip(), phone=phone.strip(), notify="now"))
     click.echo(result.text("未添加部级账号"))
     if not result.ok:
         sys.exit(1)
@@ -34,8 +38,6 @@ def add_ministry(name: str, phone: str) -> None:
 def import_graduates_command(path: str, background: bool, quiet: bool) -> None:
     """导入毕业生数据：UTF-8 CSV（首行为表头）或 .xlsx。重复导入同一学号会更新。"""
     if background:
-        from jobs.imports import import_job_id, start_import
-
         job = start_import(path)
         if job is None:
             click.echo(f"该文件已在导入队列中（任务 {import_job_id(path)}）。")
@@ -43,10 +45,6 @@ def import_graduates_command(path: str, background: bool, quiet: bool) -> None:
             click.echo(f"已排队导入 {os.path.basename(path)}（任务 {job.id}）。")
         click.echo(f"查看进度：flask --app wsgi jobs show {job.id if job is not None else import_job_id(path)}")
         return
-    from jobs.progress import ProgressBar
-
-    from .importer import import_graduates
-
     bar = None if quiet else ProgressBar()
     try:
         report = import_graduates(db.session, path, progress=bar)

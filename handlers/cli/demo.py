@@ -13,14 +13,23 @@ import os
 import random
 import tempfile
 from dataclasses import dataclass
+from datetime import timedelta
 
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from .base import db
-from .units import Unit
-from .vocab import MINISTRY
+from jobs.dispatch import start_dispatch_fanout
+from models import account_rules as rules
+from models import db, dispatch
+from models.importer import COLUMNS, import_graduates
+from models.resolution import active_account_by_phone
+from models.clock import LOCAL_FORMAT, clock, to_local
+from models.tasks import Task
+from models.units import ensure_ministry
+from models.vocab import LEVEL_NAMES
+
+from .. import follow_up
 
 seed_cli = AppGroup("seed", help="演示数据。")
 
@@ -102,15 +111,6 @@ ACCOUNTS = [
 ]
 
 
-def ensure_ministry(session) -> Unit:
-    unit = session.scalar(select(Unit).where(Unit.kind == MINISTRY))
-    if unit is None:
-        unit = Unit(kind=MINISTRY, name="教育部")
-        session.add(unit)
-        session.flush()
-    return unit
-
-
 def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
@@ -135,8 +135,6 @@ def demo_rows(seed: int = 2026):
 
 
 def write_demo_csv(path: str) -> int:
-    from .importer import COLUMNS
-
     count = 0
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
@@ -149,10 +147,6 @@ def write_demo_csv(path: str) -> int:
 
 def seed_demo(session, echo=print) -> dict:
     """Import the demo graduates and create the demo accounts; returns counts."""
-    from . import account_rules as rules
-    from .importer import import_graduates
-    from .resolution import active_account_by_phone
-
     ensure_ministry(session)
     session.commit()
     fd, path = tempfile.mkstemp(prefix="fdy-demo-", suffix=".csv")
@@ -190,6 +184,7 @@ def seed_demo(session, echo=print) -> dict:
                                          study_level=spec.study_level, majors=list(spec.majors),
                                          cohorts=list(spec.cohorts),
                                          college=spec.unit if actor.level == "school" else None, notify="now")
+        follow_up.start(result)
         if result.ok:
             created += 1
         else:
@@ -204,10 +199,6 @@ def seed_demo(session, echo=print) -> dict:
 
 def _demo_task_forms(now) -> list[tuple[str, str]]:
     """(issuer phone, 派发 form) pairs, with times relative to now (Beijing time)."""
-    from datetime import timedelta
-
-    from .tasks import LOCAL_FORMAT, to_local
-
     local = to_local(now)
     fmt = LOCAL_FORMAT
     year = DEMO_COHORT  # the demo graduates' and counselors' cohort
@@ -240,14 +231,6 @@ def _demo_task_forms(now) -> list[tuple[str, str]]:
 
 def seed_demo_tasks(session, echo=print) -> int:
     """A few tasks dispatched through the same path as 派发 + 确认 in chat (skipped when present)."""
-    from sqlalchemy import select as _select
-
-    from jobs.notify import start_dispatch_fanout
-
-    from . import dispatch
-    from .resolution import active_account_by_phone
-    from .tasks import Task, clock
-
     created = 0
     for phone, form in _demo_task_forms(clock()):
         issuer = active_account_by_phone(session, phone)
@@ -257,7 +240,7 @@ def seed_demo_tasks(session, echo=print) -> int:
         if draft is None:
             echo("演示任务未能创建：" + "；".join(errors))
             continue
-        if session.scalar(_select(Task.id).where(Task.title == draft.title)) is not None:
+        if session.scalar(select(Task.id).where(Task.title == draft.title)) is not None:
             continue
         task, total, unreachable = dispatch.create_task(session, issuer, draft)
         try:
@@ -271,8 +254,6 @@ def seed_demo_tasks(session, echo=print) -> int:
 
 def demo_directory() -> list[str]:
     """Lines telling a person which phone to bind for which role (demo phones only)."""
-    from .vocab import LEVEL_NAMES
-
     lines = ["演示账号（在模拟器中发送「绑定 手机号」，验证码见模拟器的短信页或 sms_outbox 表）："]
     for spec in ACCOUNTS:
         where = spec.unit if not spec.school or spec.unit == spec.school else f"{spec.school}{spec.unit}"

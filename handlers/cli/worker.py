@@ -5,8 +5,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from rq import Worker
+from rq.job import Job
+from sqlalchemy.orm import configure_mappers
 
-from . import DEFAULT, QUEUE_NAMES
+from bot.store import get_redis
+from jobs import DEFAULT, QUEUE_NAMES, queue, status
+from jobs.notify import resume_all
+from jobs.sweep import SweepTicker
 
 
 def init_app(app) -> None:
@@ -30,20 +35,11 @@ def parse_queues(value: str | None) -> list[str]:
 @click.option("--no-scheduler", is_flag=True, help="不运行定时任务调度器（延时任务、提醒）。")
 @with_appcontext
 def worker(queue_list: str | None, burst: bool, no_scheduler: bool) -> None:
-    from bot.store import get_redis
-
-    from . import queue
-    from .sweep import SweepTicker
-
     names = parse_queues(queue_list)
     # Configure mappers before any fork, so each job does not pay for it.
-    from sqlalchemy.orm import configure_mappers
-
     configure_mappers()
     # A worker start is the natural moment to pick up fan-outs orphaned by a crash (its leases
     # went stale): rows are leased atomically, so this never sends anything twice.
-    from .notify import resume_all
-
     requeued = resume_all()
     if requeued:
         click.echo(f"re-queued {requeued} unfinished notification job(s)")
@@ -70,8 +66,6 @@ def jobs_group() -> None:
 @jobs_group.command("list", help="列出各队列等待数、在线的 worker 和最近失败的任务（含错误）。")
 @with_appcontext
 def list_jobs() -> None:
-    from . import status
-
     click.echo("队列（等待中的任务数）：")
     for name, depth in status.queue_depths().items():
         click.echo(f"  {name:<8} {depth}")
@@ -93,10 +87,6 @@ def list_jobs() -> None:
 @click.argument("job_id")
 @with_appcontext
 def show_job(job_id: str) -> None:
-    from rq.job import Job
-
-    from . import queue, status
-
     conn = queue(DEFAULT).connection
     if not Job.exists(job_id, conn):
         raise click.ClickException(f"没有任务 {job_id}（可能已过期）")
@@ -125,8 +115,6 @@ def _value(state) -> str:
 @click.option("--all", "retry_all", is_flag=True, help="重试全部失败的任务。")
 @with_appcontext
 def retry(job_id: str | None, retry_all: bool) -> None:
-    from . import status
-
     if not job_id and not retry_all:
         raise click.UsageError("请给出任务号，或用 --all 重试全部。")
     count = status.retry_failed(None if retry_all else job_id)

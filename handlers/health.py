@@ -9,9 +9,9 @@ import redis
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
+from bot.store import get_redis
+from jobs import status as job_status
 from models import db
-
-from .store import get_redis
 
 bp = Blueprint("health", __name__)
 
@@ -36,8 +36,6 @@ def healthz():
 
 
 def _job_figures() -> dict:
-    from jobs import status as job_status
-
     try:
         return {"workers": len(job_status.workers()), "queues": job_status.queue_depths(),
                 "failed": job_status.failed_count()}

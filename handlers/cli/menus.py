@@ -8,6 +8,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from jobs.menus import enqueue_push, push_menus_job
+from menus.data import ROLE_TAGS, all_menus
+from menus.validate import menu_errors
+
 menu = AppGroup("menu", help="公众号菜单：发布（push）与查看（show）。")
 
 
@@ -18,9 +22,6 @@ def init_app(app) -> None:
 @menu.command("show")
 def show() -> None:
     """以 JSON 显示菜单：默认菜单，以及每个角色标签一个个性化菜单。"""
-    from .data import ROLE_TAGS, all_menus
-    from .validate import menu_errors
-
     menus = all_menus(current_app.config)
     out = {"default": {"button": menus["default"]},
            "conditional": [{"role": role, "tag": tag, "button": menus[role]} for role, tag in ROLE_TAGS.items()]}
@@ -35,8 +36,6 @@ def show() -> None:
 @click.option("--wait", default=30, show_default=True, help="等待 worker 返回结果的秒数。")
 def push(now: bool, wait: int) -> None:
     """校验并发布菜单：默认菜单，以及每个角色标签一个个性化菜单。"""
-    from jobs.menus import enqueue_push, push_menus_job
-
     if now:
         outcome = push_menus_job()
         click.echo(outcome["text"])

@@ -1,21 +1,17 @@
-"""Pushing the menus: default menu plus one conditional menu per role tag (SPEC 7).
+"""The WeChat user tags that select each role's conditional menu (SPEC 7).
 
-Everything is validated first, so a bad menu never reaches WeChat half-pushed.
-The role tags' ids are looked up (tags/get) or created (tags/create) and kept
-in Redis for the tag jobs.
+Their ids are looked up (tags/get) or created (tags/create) and kept in Redis
+for the tag jobs, the menu push (jobs/menus.py) and the webhook's tag check.
 """
 from __future__ import annotations
 
 import logging
 import time
 
-from flask import current_app
+from menus.data import ROLE_TAGS
 
-from bot.store import get_redis
-from bot.wechat_api import WeChatClient, WeChatError, get_client
-
-from .data import MENU_TITLES, ROLE_TAGS, all_menus
-from .validate import validate_menus
+from .store import get_redis
+from .wechat_api import WeChatClient, WeChatError, get_client
 
 log = logging.getLogger(__name__)
 
@@ -95,24 +91,3 @@ def ensure_role_tags(client: WeChatClient | None = None, refresh: bool = False) 
     except Exception:  # noqa: BLE001
         log.warning("could not cache the role tags")
     return tags
-
-
-def push_menus(client: WeChatClient | None = None) -> dict:
-    """Validate, then replace every menu. Returns what was pushed; raises MenuError or WeChatError."""
-    menus = all_menus(current_app.config)
-    validate_menus(menus)
-    client = client or get_client()
-    tags = ensure_role_tags(client, refresh=True)
-    client.delete_menu()
-    client.create_menu({"button": menus["default"]})
-    conditional = {}
-    for role in ROLE_TAGS:
-        answer = client.add_conditional_menu({"button": menus[role], "matchrule": {"tag_id": str(tags[role])}})
-        conditional[role] = str(answer.get("menuid", ""))
-    log.info("menus pushed: default + %s conditional", len(conditional))
-    return {"tags": tags, "conditional": conditional}
-
-
-def summary(result: dict) -> str:
-    names = "、".join(f"{MENU_TITLES[role]}（标签「{ROLE_TAGS[role]}」）" for role in result["conditional"])
-    return f"菜单已发布：{MENU_TITLES['default']}，以及{names}。用户重新进入公众号后即可看到新菜单。"

@@ -36,12 +36,10 @@ def fit_text(content: str) -> str:
     return cut + CUT_NOTE
 
 
-def _safe_cdata(reply: WeChatReply) -> WeChatReply:
-    if isinstance(reply, TextReply) and reply.content:
-        content = fit_text(reply.content)
-        # "]]>" inside a CDATA section would end it early and break the XML.
-        reply._args["content"] = content.replace("]]>", "]]]]><![CDATA[>")
-    return reply
+def safe_text(content: str) -> str:
+    """A handler's reply text, fitted and made safe inside WeRoBot's CDATA section."""
+    # "]]>" inside a CDATA section would end it early and break the XML.
+    return fit_text(content).replace("]]>", "]]]]><![CDATA[>")
 
 
 def handler_type(robot, message) -> str:
@@ -57,7 +55,11 @@ def run_handlers(robot, message) -> WeChatReply | None:
         for handler, argc in robot.get_handlers(handler_type(robot, message)):
             reply = handler(*[message, None][:argc])
             if reply:
-                return _safe_cdata(process_function_reply(reply, message=message))
+                # Handlers answer with text; a reply object (a menu click answered as its
+                # command) was made safe by the run_handlers call that built it.
+                if isinstance(reply, str):
+                    reply = safe_text(reply)
+                return process_function_reply(reply, message=message)
         return None
     except Exception:
         log.exception("handler failed for %s from %s", message.type, mask_openid(getattr(message, "source", "")))
