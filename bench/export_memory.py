@@ -38,7 +38,7 @@ def build(database_url: str, recipients: int) -> tuple[int, int]:
     from sqlalchemy import create_engine, insert
 
     from models import Account, Task, TaskRecipient, Unit
-    from models.cli import upgrade
+    from models.migrate import upgrade
 
     if database_url.startswith("sqlite:///"):
         path = database_url[len("sqlite:///"):]

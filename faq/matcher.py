@@ -18,6 +18,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rapidfuzz import fuzz, process
+
 FAQ_FILE = Path(__file__).with_name("questions.toml")
 MAX_CHARS = 160          # longer messages are read up to here: matching stays linear and cheap
 FUZZY_MIN_LETTERS = 7    # shorter pinyin is too easy to hit by chance
@@ -49,7 +51,7 @@ def normalize(text: str) -> str:
 
 
 def _pinyin(text: str) -> list[str]:
-    from pypinyin import Style, lazy_pinyin
+    from pypinyin import Style, lazy_pinyin  # import here: pypinyin loads its dictionaries at import (over a second); only a fallback needs them
 
     # Non-Chinese runs (digits, letters) come back as one item each; split them per character so
     # that positions line up with the text.
@@ -90,7 +92,7 @@ class FaqBook:
         self._tokenizer = self._segmenter()
 
     def _segmenter(self):
-        import jieba
+        import jieba  # import here: slow to load; built once, in the lazily made tokenizer
 
         jieba.setLogLevel(60)
         tokenizer = jieba.Tokenizer()
@@ -118,8 +120,6 @@ class FaqBook:
     def _fuzzy(self, norm: str) -> set[str]:
         """Near-homophones in the parts of the sentence no vocabulary word explained: each window of
         as many syllables as a word is compared with the word's pinyin."""
-        from rapidfuzz import fuzz, process
-
         leftovers, run = [], []
         for token in [*self._tokenizer.cut(norm, HMM=False), ""]:
             if token and token not in self._word_concepts:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from rapidfuzz.distance import Levenshtein
+
 from . import counselor, staff
 from .help import help_lines
 
@@ -17,7 +19,7 @@ _EXAMPLE = re.compile(r"(?P<word>\S+)(?: (?P<arg>.+))?")
 
 
 def _pinyin(text: str) -> str:
-    from pypinyin import Style, lazy_pinyin
+    from pypinyin import Style, lazy_pinyin  # import here: pypinyin loads its dictionaries at import (over a second); only a fallback needs them
 
     return " ".join(lazy_pinyin(text, style=Style.NORMAL))
 
@@ -36,8 +38,6 @@ def commands_for(level: str) -> dict[str, tuple[bool, bool, str]]:
 
 def _closeness(head: str, word: str) -> int:
     """0 = not this word; higher = more surely meant: same sound, a longer wording, one slip."""
-    from rapidfuzz.distance import Levenshtein
-
     if head == word:
         return 4
     if len(head) == len(word) and _pinyin(head) == _pinyin(word):

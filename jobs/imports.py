@@ -49,10 +49,6 @@ def start_unit_import(path: str, openid: str | None = None):
 
 @job
 def run_unit_import(path: str, openid: str | None = None) -> dict:
-    from rq import get_current_job
-
-    from .progress import JobProgress
-
     name = os.path.basename(path)
     report = import_units(db.session, path, progress=JobProgress(get_current_job()))
     _report_back(openid, name, f"单位名单文件 {name}：\n" + report.summary(max_errors=ERRORS_IN_MESSAGE),

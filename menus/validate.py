@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from .data import MENU_TITLES
+
 MAX_TOP, MAX_SUB = 3, 5
 MAX_TOP_NAME, MAX_SUB_NAME = 16, 60
 MAX_KEY, MAX_URL = 128, 1024
@@ -102,8 +104,6 @@ def menu_errors(buttons) -> list[str]:
 
 def validate_menus(menus: dict[str, list]) -> None:
     """Raise MenuError listing the problems of every menu, each prefixed with its menu's title."""
-    from .data import MENU_TITLES
-
     errors = [f"{MENU_TITLES.get(name, name)}：{problem}" for name, buttons in menus.items()
               for problem in menu_errors(buttons)]
     if errors:

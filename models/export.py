@@ -16,7 +16,8 @@ from .base import utcnow
 from .privacy import mask_phone
 from .scope import MANAGED_LEVELS
 from .task_rules import BREAKDOWN_COLUMN, done_clause, failed_clause, figures_clause, unreached_clause
-from .tasks import Task, TaskRecipient, local_text
+from .clock import local_text
+from .tasks import Task, TaskRecipient
 from .units import Unit
 from .vocab import COUNSELOR
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from .account_rules import norm
 from .importer import ERRORS_SHOWN, ImportError_, _cell, _csv_rows, _is_xlsx, _open_binary, _size_of, _xlsx_rows
-from .seed import ensure_ministry
+from .units import ensure_ministry
 from .units import Unit, create_unit
 from .vocab import COLLEGE, PROVINCE, SCHOOL
 

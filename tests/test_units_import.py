@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from models import Account, Graduate, Unit
-from models.cli import upgrade
+from models.migrate import upgrade
 from models.importer import import_graduates
 from models.unit_import import import_units
 from models.vocab import COLLEGE, MINISTRY, PROVINCE, SCHOOL

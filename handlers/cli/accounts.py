@@ -7,11 +7,12 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from jobs.imports import import_job_id, start_import
+from jobs.imports import import_job_id, start_import, start_unit_import
 from jobs.progress import ProgressBar
 from models import db
 from models.account_rules import add_ministry_account
 from models.importer import import_graduates
+from models.unit_import import import_units
 
 from .. import follow_up
 
@@ -63,18 +64,12 @@ def import_graduates_command(path: str, background: bool, quiet: bool) -> None:
 def import_units_command(path: str, background: bool, quiet: bool) -> None:
     """导入单位名单：UTF-8 CSV 或 .xlsx，表头为 省份,学校,院系（院系可空）。只新增缺少的，不改动已有的。"""
     if background:
-        from jobs.imports import import_job_id, start_unit_import
-
         job = start_unit_import(path)
         job_id = job.id if job is not None else import_job_id(path, "units")
         click.echo(f"已排队导入 {os.path.basename(path)}（任务 {job_id}）。" if job is not None
                    else f"该文件已在导入队列中（任务 {job_id}）。")
         click.echo(f"查看进度：flask --app wsgi jobs show {job_id}")
         return
-    from jobs.progress import ProgressBar
-
-    from .unit_import import import_units
-
     bar = None if quiet else ProgressBar()
     try:
         report = import_units(db.session, path, progress=bar)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -268,8 +269,6 @@ def demo_directory() -> list[str]:
 @click.option("--force", is_flag=True, help="生产环境（FDY_ENV=production）也载入演示数据。")
 def demo(force: bool) -> None:
     """载入一套演示数据（一个省、两所学校、院系、辅导员、毕业生和几个任务；重复运行无害）。"""
-    from flask import current_app
-
     if current_app.config.get("ENV_NAME") == "production" and not force:
         # Demo accounts with phones anyone can read in the source must not appear in a live system.
         raise click.ClickException("生产环境（FDY_ENV=production）不加载演示数据；确需加载请加 --force。")
