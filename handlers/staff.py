@@ -94,7 +94,7 @@ def dispatch_reply(sender, text: str) -> str:
 
 def _has_draft(account_id: int) -> bool:
     try:
-        return bool(get_redis().exists(drafts.DRAFT_KEY.format(account_id)))
+        return bool(get_redis().exists(dispatch_rules.DRAFT_KEY.format(account_id)))
     except redis.RedisError:
         return False
 

@@ -22,7 +22,8 @@ from models.accounts import Account
 from models.base import utcnow
 from models.escalation import BEFORE, EscalationDigest, create_due_digests, unsent_digests
 from models.identity import Identity
-from models.tasks import Task, local_text
+from models.clock import local_text
+from models.tasks import Task
 
 from .notify import UNREACHABLE_CODES, fit_chars, fit_phrase, fit_thing, template_id_for
 

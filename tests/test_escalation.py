@@ -13,7 +13,8 @@ from jobs.escalation import resume_digests
 from models import db as database
 from models.escalation import BEFORE, PASSED, EscalationDigest
 from models.base import utcnow
-from models.tasks import Task, local_text
+from models.clock import local_text
+from models.tasks import Task
 from models.vocab import COLLEGE
 from tests.test_dispatch import build_world
 from tests.test_notify import two_colleges

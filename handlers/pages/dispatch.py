@@ -19,6 +19,7 @@ from models import db
 from models import dispatch as rules
 from models.account_rules import default_cohort
 from models.vocab import STUDY_LEVELS, TASK_TYPE_SHORT
+from jobs.dispatch import start_dispatch_fanout
 
 from .csrf import csrf_refusal
 from .tasks import refusal
@@ -111,8 +112,6 @@ def confirm():
         return refusal("没有待确认的派发（草稿10分钟内有效，或已经派发）。", 409,
                        ("重新填写", url_for("pages_dispatch.new_task")))
     task, total, unreachable = rules.create_task(db.session, staff, draft)
-    from jobs.notify import start_dispatch_fanout
-
     text = rules.confirmation_text(task, total, unreachable)
     try:
         start_dispatch_fanout(task.id)
