@@ -3,8 +3,8 @@
 For figures that change every second during a peak (a national task's completions) and cost
 hundreds of milliseconds to count: exact invalidation would drop them on every completion, so
 they are recounted at most once per `ttl` per key, and the page says when they were counted.
-While one thread counts a key, the others asking for it wait for that count instead of
-starting their own.
+While one thread counts a key, the others asking for it get the previous count at once (or,
+when there is none yet, wait for that count) instead of starting their own.
 """
 from __future__ import annotations
 
@@ -43,7 +43,12 @@ class TimedCache:
             return value
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
+        stale = self._data.get(key)
+        if stale is not None and not lock.acquire(blocking=False):
+            return stale[1]  # being recounted by another thread: the previous count meanwhile
+        if stale is None:
+            lock.acquire()
+        try:
             value = self._fresh(key)  # counted by another thread while this one waited
             if value is None:
                 value = compute()
@@ -53,6 +58,8 @@ class TimedCache:
                             self._data.pop(old, None)
                             self._locks.pop(old, None)
                     self._data[key] = (time.monotonic(), value)
+        finally:
+            lock.release()
         return value
 
     def clear(self) -> None:

@@ -212,7 +212,7 @@ def test_timed_cache_counts_once_per_ttl_and_once_at_a_time(monkeypatch):
     clock.now += 0.2
     assert cache.get_or_compute("k", lambda: counted.append(1) or len(counted)) == 2
 
-    # Many askers while the first one counts: one count, every asker gets it.
+    # Many askers of a key not counted yet while the first one counts: one count, every asker gets it.
     clock.now += 60
     started, release, calls, answers = threading.Event(), threading.Event(), [], []
 
@@ -222,7 +222,7 @@ def test_timed_cache_counts_once_per_ttl_and_once_at_a_time(monkeypatch):
         release.wait(30)
         return "figures"
 
-    askers = [threading.Thread(target=lambda: answers.append(cache.get_or_compute("k", slow))) for _ in range(6)]
+    askers = [threading.Thread(target=lambda: answers.append(cache.get_or_compute("k2", slow))) for _ in range(6)]
     askers[0].start()
     started.wait(30)
     for t in askers[1:]:
@@ -231,6 +231,19 @@ def test_timed_cache_counts_once_per_ttl_and_once_at_a_time(monkeypatch):
     for t in askers:
         t.join(30)
     assert calls == [1] and answers == ["figures"] * 6
+
+    # Once there is a count, a recount keeps nobody waiting: the others get the previous one.
+    clock.now += 60
+    started.clear()
+    release.clear()
+    recount = threading.Thread(target=lambda: answers.append(cache.get_or_compute("k2", lambda: (
+        started.set(), release.wait(30), "new figures")[2])))
+    recount.start()
+    started.wait(30)
+    assert cache.get_or_compute("k2", lambda: "never counted here") == "figures"
+    release.set()
+    recount.join(30)
+    assert answers[-1] == "new figures" and cache.get_or_compute("k2", lambda: "again") == "new figures"
 
 
 def test_progress_figures_are_recounted_once_per_ttl(app, factory, db, simulator, live_server, wechat, monkeypatch):
