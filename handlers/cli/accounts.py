@@ -32,53 +32,45 @@ def add_ministry(name: str, phone: str) -> None:
         sys.exit(1)
 
 
-@graduates_cli.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--background", is_flag=True, help="作为后台任务导入（需运行 bulk 队列的 worker），立即返回任务号。")
-@click.option("--quiet", is_flag=True, help="不显示进度条。")
-def import_graduates_command(path: str, background: bool, quiet: bool) -> None:
-    """导入毕业生数据：UTF-8 CSV（首行为表头）或 .xlsx。重复导入同一学号会更新。"""
+def _run_import(path: str, background: bool, quiet: bool, kind: str, start, run) -> None:
+    """One way to import a file from the shell: queued (prints the job id) or here with a bar."""
     if background:
-        job = start_import(path)
-        if job is None:
-            click.echo(f"该文件已在导入队列中（任务 {import_job_id(path)}）。")
-        else:
-            click.echo(f"已排队导入 {os.path.basename(path)}（任务 {job.id}）。")
-        click.echo(f"查看进度：flask --app wsgi jobs show {job.id if job is not None else import_job_id(path)}")
-        return
-    bar = None if quiet else ProgressBar()
-    try:
-        report = import_graduates(db.session, path, progress=bar)
-    finally:
-        if bar is not None:
-            bar.close()
-    click.echo(report.summary(max_errors=len(report.errors)))
-    if report.errors:
-        sys.exit(1)
-
-
-@units_cli.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--background", is_flag=True, help="作为后台任务导入（需运行 bulk 队列的 worker），立即返回任务号。")
-@click.option("--quiet", is_flag=True, help="不显示进度条。")
-def import_units_command(path: str, background: bool, quiet: bool) -> None:
-    """导入单位名单：UTF-8 CSV 或 .xlsx，表头为 省份,学校,院系（院系可空）。只新增缺少的，不改动已有的。"""
-    if background:
-        job = start_unit_import(path)
-        job_id = job.id if job is not None else import_job_id(path, "units")
+        job = start(path)
+        job_id = job.id if job is not None else import_job_id(path, kind)
         click.echo(f"已排队导入 {os.path.basename(path)}（任务 {job_id}）。" if job is not None
                    else f"该文件已在导入队列中（任务 {job_id}）。")
         click.echo(f"查看进度：flask --app wsgi jobs show {job_id}")
         return
     bar = None if quiet else ProgressBar()
     try:
-        report = import_units(db.session, path, progress=bar)
+        report = run(db.session, path, progress=bar)
     finally:
         if bar is not None:
             bar.close()
     click.echo(report.summary(max_errors=len(report.errors)))
     if report.errors:
         sys.exit(1)
+
+
+_BACKGROUND_HELP = "作为后台任务导入（需运行 bulk 队列的 worker），立即返回任务号。"
+
+
+@graduates_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--background", is_flag=True, help=_BACKGROUND_HELP)
+@click.option("--quiet", is_flag=True, help="不显示进度条。")
+def import_graduates_command(path: str, background: bool, quiet: bool) -> None:
+    """导入毕业生数据：UTF-8 CSV（首行为表头）或 .xlsx。重复导入同一学号会更新。"""
+    _run_import(path, background, quiet, "graduates", start_import, import_graduates)
+
+
+@units_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--background", is_flag=True, help=_BACKGROUND_HELP)
+@click.option("--quiet", is_flag=True, help="不显示进度条。")
+def import_units_command(path: str, background: bool, quiet: bool) -> None:
+    """导入单位名单：UTF-8 CSV 或 .xlsx，表头为 省份,学校,院系（院系可空）。只新增缺少的，不改动已有的。"""
+    _run_import(path, background, quiet, "units", start_unit_import, import_units)
 
 
 def init_app(app) -> None:

@@ -28,13 +28,15 @@ log = logging.getLogger(__name__)
 bp = Blueprint("pages_dispatch", __name__)
 
 
-def _staff_or_refusal():
+def _staff_or_refusal(posted: bool = False):
+    """The signed-in staff account, or the page that refuses; a posted form must carry its token."""
     sender = current_sender(session["openid"])
     if sender.account is None:
         return None, refusal("您的微信还没有绑定平台账号，绑定后即可派发任务。", 403, ("去登录绑定", "/auth/login"))
     if not sender.account.is_staff:
         return None, refusal("派发页面供各级工作人员使用。", 403, ("查看我的任务", url_for("pages_tasks.task_list")))
-    return sender.account, None
+    forged = csrf_refusal() if posted else None
+    return (None, forged) if forged else (sender.account, None)
 
 
 def _form(staff, values: dict, errors=(), status: int = 200):
@@ -72,12 +74,9 @@ def _submitted() -> dict:
 @bp.post("/tasks/new")
 @openid_required
 def preview():
-    staff, refused = _staff_or_refusal()
+    staff, refused = _staff_or_refusal(posted=True)
     if refused:
         return refused
-    forged = csrf_refusal()
-    if forged:
-        return forged
     fields = _submitted()
     draft, errors = rules.parse_values(db.session, staff, rules.form_values(fields))
     if errors:
@@ -98,12 +97,9 @@ def preview():
 @bp.post("/tasks/new/confirm")
 @openid_required
 def confirm():
-    staff, refused = _staff_or_refusal()
+    staff, refused = _staff_or_refusal(posted=True)
     if refused:
         return refused
-    forged = csrf_refusal()
-    if forged:
-        return forged
     try:
         draft = rules.take_draft(get_redis(), staff.id)
     except redis.RedisError:
