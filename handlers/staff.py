@@ -12,7 +12,6 @@ from flask import current_app
 
 from bot.store import get_redis
 from jobs import reminders
-from jobs.dispatch import start_dispatch_fanout
 from models import db
 from models import dispatch as dispatch_rules
 from models import task_rules
@@ -23,6 +22,7 @@ from models.text import clip
 from models.vocab import TASK_TYPE_SHORT
 
 from .common import ANY, STAFF, TASK_NO, command
+from .new_task import create_and_start
 from .pages.progress import EXPORT_TTL_TEXT, export_url
 
 log = logging.getLogger(__name__)
@@ -107,14 +107,7 @@ def confirm_reply(sender) -> str:
         return "系统暂时无法读取派发草稿，请稍后回复「确认」。"
     if draft is None:
         return "没有待确认的派发（草稿10分钟内有效）。请重新发送「派发」消息。"
-    task, total, unreachable = dispatch_rules.create_task(db.session, account, draft)
-    text = dispatch_rules.confirmation_text(task, total, unreachable)
-    try:
-        start_dispatch_fanout(task.id)
-    except redis.RedisError:
-        log.error("task %s created but its notifications could not be queued (redis down)", task.id)
-        text += "\n（通知排队暂时失败，系统恢复后会补发。）"
-    return text
+    return create_and_start(account, draft)[1]
 
 
 # -- supervision --------------------------------------------------------------------------

@@ -19,8 +19,8 @@ from models import db
 from models import dispatch as rules
 from models.account_rules import default_cohort
 from models.vocab import STUDY_LEVELS, TASK_TYPE_SHORT
-from jobs.dispatch import start_dispatch_fanout
 
+from ..new_task import create_and_start
 from .csrf import csrf_refusal
 from .tasks import refusal
 
@@ -107,12 +107,6 @@ def confirm():
     if draft is None:
         return refusal("没有待确认的派发（草稿10分钟内有效，或已经派发）。", 409,
                        ("重新填写", url_for("pages_dispatch.new_task")))
-    task, total, unreachable = rules.create_task(db.session, staff, draft)
-    text = rules.confirmation_text(task, total, unreachable)
-    try:
-        start_dispatch_fanout(task.id)
-    except redis.RedisError:
-        log.error("task %s created but its notifications could not be queued (redis down)", task.id)
-        text += "（通知排队暂时失败，系统恢复后会补发。）"
+    task, text = create_and_start(staff, draft)
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
     return render_template("dispatch/done.html", text=text, task=task, progress_url=f"{base}/progress/{task.id}")
