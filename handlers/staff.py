@@ -14,6 +14,7 @@ from bot.store import get_redis
 from jobs import reminders
 from models import db
 from models import dispatch as dispatch_rules
+from models import dispatch_form
 from models import task_rules
 from models.privacy import phone_tail
 from models.clock import local_text
@@ -65,7 +66,7 @@ def dispatch_reply(sender, text: str) -> str:
     account = sender.account
     body = text.strip()
     if body.replace("派发", "", 1).strip() == "":
-        return (dispatch_rules.form_template(account)
+        return (dispatch_form.form_template(account)
                 + f"\n也可以一行发送（字段用空格或；分隔），或打开派发页面逐项填写：{_base()}/tasks/new")
     draft, errors = dispatch_rules.parse(db.session, account, body)
     if errors:

@@ -27,7 +27,7 @@ from .scope import MANAGED_LEVELS, in_scope_clause, row_in_scope
 from .follow_ups import FollowUps
 from .sms import SmsError, deliver, queue_sms
 from .task_rules import leave_open_tasks
-from .text import norm, suggest
+from .text import LIST_SPLIT, norm, suggest
 from .units import Major, Unit, ensure_ministry
 from .vocab import COLLEGE, COUNSELOR, MINISTRY, PROVINCE, SCHOOL, STUDY_LEVELS
 
@@ -45,7 +45,6 @@ CREATOR_TEXT = {
     COUNSELOR: "辅导员账号由其所在学校或院系的账号添加、修改和删除",
 }
 
-_LIST_SPLIT = re.compile(r"[,，、;；/\s]+")
 _NAME_BAD = re.compile(r"[\d\s<>&\"']")
 
 
@@ -110,7 +109,7 @@ def not_found_text(what: str, name: str, where: str, candidates, actor: Account 
 
 
 def split_list(text: str | None) -> list[str]:
-    return [x for x in _LIST_SPLIT.split(unicodedata.normalize("NFKC", text or "")) if x]
+    return [x for x in LIST_SPLIT.split(unicodedata.normalize("NFKC", text or "")) if x]
 
 
 def find_unit(session, kind: str, name: str, parent: Unit | None) -> tuple[Unit | None, list[str]]:

@@ -16,6 +16,8 @@ MIN_SIMILARITY = 0.3
 MAX_NAME = 64
 
 _SPACES = re.compile(r"\s+")
+# What separates the items of a list people type: commas of both widths, 、, semicolons, slashes, spaces.
+LIST_SPLIT = re.compile(r"[,，、;；/\s]+")
 
 
 def norm(text: str | None) -> str:

@@ -20,7 +20,7 @@ from werobot.parser import process_message
 
 from bot.run_handlers import APOLOGY, run_handlers
 from handlers.common import ACCOUNT, ANY, COUNSELOR_ONLY, MINISTRY_ONLY, STAFF
-from models.dispatch import FIELD_NAMES
+from models.dispatch_form import FIELD_NAMES
 from models.vocab import COLLEGE, MINISTRY, SCHOOL
 from tests.reliability import record_figures
 from tests.wechat_client import new_openid

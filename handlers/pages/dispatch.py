@@ -17,6 +17,8 @@ from bot.oauth import openid_required
 from bot.store import get_redis
 from models import db
 from models import dispatch as rules
+from models import dispatch_form as form
+from models.text import LIST_SPLIT
 from models.account_rules import default_cohort
 from models.vocab import STUDY_LEVELS, TASK_TYPE_SHORT
 
@@ -41,8 +43,8 @@ def _staff_or_refusal(posted: bool = False):
 
 def _form(staff, values: dict, errors=(), status: int = 200):
     children = rules.child_units(db.session, staff)
-    chosen_units = set(rules._LIST_SPLIT.split(values.get("narrowing", ""))) if values.get("narrowing") else set()
-    chosen_levels = set(rules._LIST_SPLIT.split(values.get("levels", ""))) if values.get("levels") else set()
+    chosen_units = set(LIST_SPLIT.split(values.get("narrowing", ""))) if values.get("narrowing") else set()
+    chosen_levels = set(LIST_SPLIT.split(values.get("levels", ""))) if values.get("levels") else set()
     return render_template("dispatch/new.html", v=values, errors=list(errors),
                            types=list(TASK_TYPE_SHORT.values()), levels=list(staff.study_levels),
                            all_levels=STUDY_LEVELS, chosen_levels=chosen_levels, children=children,
@@ -60,7 +62,7 @@ def new_task():
 
 
 def _submitted() -> dict:
-    fields = {name: request.form.get(name, "") for name in rules.LABELS}
+    fields = {name: request.form.get(name, "") for name in form.LABELS}
     # Checkboxes: several values for one field, joined as the chat form writes them.
     for name in ("levels", "narrowing"):
         picked = [x for x in request.form.getlist(name) if x]
@@ -78,7 +80,7 @@ def preview():
     if refused:
         return refused
     fields = _submitted()
-    draft, errors = rules.parse_values(db.session, staff, rules.form_values(fields))
+    draft, errors = rules.parse_values(db.session, staff, form.form_values(fields))
     if errors:
         return _form(staff, fields, errors, 400)
     total, unreachable = rules.count_recipients(db.session, staff, draft)
