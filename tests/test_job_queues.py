@@ -111,6 +111,24 @@ def test_healthz_counts_a_running_and_a_stopped_worker(app, client, worker_procs
     wait_for("the stopped worker to drop out", lambda: health(client)["workers"] == 0, deadline=10)
 
 
+def test_an_idle_worker_on_every_queue_keeps_listening(app, client, worker_procs):
+    """`make run` and deploy/ start workers on every queue (the sweep ticker too). An idle worker
+    must outlive the app's 1 s Redis socket timeout and still take a job that comes later."""
+    proc = worker_procs(",".join(jobs.QUEUE_NAMES))
+    wait_for("the worker to register", lambda: health(client)["workers"] == 1)
+    with app.app_context():
+        first = jobs.enqueue("os.getpid", queue_name=jobs.SMS)
+    wait_for("the worker to run a job", lambda: first.get_status(refresh=True) == "finished")
+    idle_until = time.monotonic() + 3.5   # longer than the app client's socket timeout
+    while time.monotonic() < idle_until:
+        assert proc.poll() is None, "the idle worker exited"
+        time.sleep(0.25)
+    with app.app_context():
+        later = jobs.enqueue("os.getpid", queue_name=jobs.NOTIFY)
+    wait_for("the idle worker to run a later job", lambda: later.get_status(refresh=True) == "finished")
+    assert proc.poll() is None
+
+
 def write_graduates(path: Path, n: int) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh, lineterminator="\n")

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import click
+import redis
 from flask import current_app
 from flask.cli import with_appcontext
-from rq import Worker
+from rq import Queue, Worker
 from rq.job import Job
 from sqlalchemy.orm import configure_mappers
 
 from bot.store import get_redis
-from jobs import DEFAULT, QUEUE_NAMES, queue, status
+from jobs import DEFAULT, DEFAULT_TIMEOUT, QUEUE_NAMES, queue, status
 from jobs.notify import resume_all
 from jobs.sweep import SweepTicker
 
@@ -50,7 +51,12 @@ def worker(queue_list: str | None, burst: bool, no_scheduler: bool) -> None:
         ticker = SweepTicker(app)
         ticker.start()
     click.echo(f"worker: queues {','.join(names)}")
-    w = Worker([queue(name) for name in names], connection=get_redis(app))
+    # The worker waits on BLPOP for minutes. rq lengthens the socket timeout only for connections
+    # made after it starts, and the app's fail-fast client (1 s: right for a webhook) already holds
+    # some: the worker listens on its own client; the jobs it runs keep the app's.
+    listen = redis.Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=5, health_check_interval=30)
+    queues = [Queue(queue(name).name, connection=listen, default_timeout=DEFAULT_TIMEOUT) for name in names]
+    w = Worker(queues, connection=listen)
     try:
         w.work(burst=burst, with_scheduler=not no_scheduler)
     finally:
