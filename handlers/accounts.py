@@ -19,10 +19,10 @@ from models import account_edits as edits
 from models import account_rules as rules
 from models import people
 from models.privacy import mask_phone
-from models.vocab import COLLEGE, COUNSELOR, MINISTRY, PROVINCE, SCHOOL, STUDY_LEVELS
+from models.vocab import COUNSELOR, STUDY_LEVELS
 
 from . import follow_up
-from .common import MINISTRY_ONLY, STAFF, command, declare_help, normalize
+from .common import normalize
 
 log = logging.getLogger(__name__)
 
@@ -152,125 +152,111 @@ def accounts_page(session, actor, page: int) -> str:
     return "\n".join(lines)
 
 
-def register(robot) -> None:
-    declare_help("添加辅导员 张明 13800000000 本科 软件工程 2026", "添加本院系的辅导员", (COLLEGE,))
-    declare_help("添加辅导员 张明 13800000000 计算机学院 本科 软件工程 2026", "添加辅导员", (SCHOOL,))
+def add_counselor(message, sender, match):
+    fields = parse_counselor(_args(match), sender.account.level)
+    if fields is None:
+        return _usage("counselor", "添加辅导员需要姓名、手机、层次和负责专业。")
+    result = rules.add_counselor(db.session, sender.account, **fields)
+    follow_up.start(result)
+    return _reply(result.text("未添加辅导员"))
 
-    @command(robot, r"添加辅导员\s*(.*)", needs=STAFF)
-    def add_counselor(message, sender, match):
-        fields = parse_counselor(_args(match), sender.account.level)
-        if fields is None:
-            return _usage("counselor", "添加辅导员需要姓名、手机、层次和负责专业。")
-        result = rules.add_counselor(db.session, sender.account, **fields)
-        follow_up.start(result)
-        return _reply(result.text("未添加辅导员"))
 
-    @command(robot, r"添加院系账号\s*(.*)", needs=STAFF, levels=(SCHOOL,), help="添加院系账号",
-             example="添加院系账号 王芳 13800000000 计算机学院")
-    def add_college(message, sender, match):
-        tokens = _args(match)
-        if len(tokens) < 3:
-            return _usage("college", "添加院系账号需要姓名、手机和院系。")
-        result = rules.add_college_account(db.session, sender.account, name=tokens[0], phone=tokens[1],
-                                           college=tokens[2], levels=",".join(tokens[3:]))
-        follow_up.start(result)
-        return _reply(result.text("未添加院系账号"))
+def add_college(message, sender, match):
+    tokens = _args(match)
+    if len(tokens) < 3:
+        return _usage("college", "添加院系账号需要姓名、手机和院系。")
+    result = rules.add_college_account(db.session, sender.account, name=tokens[0], phone=tokens[1],
+                                       college=tokens[2], levels=",".join(tokens[3:]))
+    follow_up.start(result)
+    return _reply(result.text("未添加院系账号"))
 
-    @command(robot, r"添加学校账号\s*(.*)", needs=STAFF, levels=(PROVINCE,), help="添加学校账号",
-             example="添加学校账号 李强 13800000000 东湖大学")
-    def add_school(message, sender, match):
-        tokens = _args(match)
-        if len(tokens) < 3:
-            return _usage("school", "添加学校账号需要姓名、手机和学校。")
-        result = rules.add_school_account(db.session, sender.account, name=tokens[0], phone=tokens[1],
-                                          school="".join(tokens[2:]))
-        follow_up.start(result)
-        return _reply(result.text("未添加学校账号"))
 
-    @command(robot, r"添加省级账号\s*(.*)", needs=STAFF, levels=(MINISTRY,), help="添加省级账号",
-             example="添加省级账号 赵敏 13800000000 江苏省")
-    def add_province(message, sender, match):
-        tokens = _args(match)
-        if len(tokens) < 3:
-            return _usage("province", "添加省级账号需要姓名、手机和省份。")
-        result = rules.add_province_account(db.session, sender.account, name=tokens[0], phone=tokens[1],
-                                            province="".join(tokens[2:]))
-        follow_up.start(result)
-        return _reply(result.text("未添加省级账号"))
+def add_school(message, sender, match):
+    tokens = _args(match)
+    if len(tokens) < 3:
+        return _usage("school", "添加学校账号需要姓名、手机和学校。")
+    result = rules.add_school_account(db.session, sender.account, name=tokens[0], phone=tokens[1],
+                                      school="".join(tokens[2:]))
+    follow_up.start(result)
+    return _reply(result.text("未添加学校账号"))
 
-    @command(robot, r"删除账号\s*(.*)", needs=STAFF, help="删除下级账号", example="删除账号 13800000000")
-    def delete(message, sender, match):
-        tokens = _args(match)
-        if len(tokens) != 1:
-            return _usage("delete", "删除账号需要且只需要一个对象。")
-        found = pick_target(sender, tokens[0], "删除")
-        if found.account is None:
-            return refusal(found, "未删除")
-        return _reply(follow_up.start(rules.delete_account(db.session, sender.account, found.account)).text("未删除"))
 
-    @command(robot, r"修改届别\s*(.*)", needs=STAFF, levels=(PROVINCE, SCHOOL, COLLEGE),
-             help="修改一名辅导员的负责届别", example="修改届别 13800000000 2026,2027")
-    def cohorts(message, sender, match):
-        tokens = _args(match)
-        if len(tokens) < 2:
-            return _usage("cohorts", "修改届别需要对象和届别。")
-        found = pick_target(sender, tokens[0], "修改")
-        if found.account is None:
-            return refusal(found, "未修改届别")
-        result = rules.change_cohorts(db.session, sender.account, found.account, ",".join(tokens[1:]))
-        return _reply(result.text("未修改届别"))
+def add_province(message, sender, match):
+    tokens = _args(match)
+    if len(tokens) < 3:
+        return _usage("province", "添加省级账号需要姓名、手机和省份。")
+    result = rules.add_province_account(db.session, sender.account, name=tokens[0], phone=tokens[1],
+                                        province="".join(tokens[2:]))
+    follow_up.start(result)
+    return _reply(result.text("未添加省级账号"))
 
-    @command(robot, r"届别滚动\s*(.*)", needs=STAFF, levels=(PROVINCE, SCHOOL, COLLEGE),
-             help="给管理范围内每名辅导员加上新届别", example="届别滚动 2027")
-    def rollover(message, sender, match):
-        tokens = _args(match)
-        if len(tokens) != 1:
-            return _usage("rollover", "届别滚动需要一个届别。")
-        return _reply(rules.roll_over(db.session, sender.account, tokens[0]).text("未执行届别滚动"))
 
-    @command(robot, r"修改(?:\s+(.*))?", needs=STAFF, help="修改下级账号（对象可写「账号」列表的序号、姓名或手机）",
-             example="修改 1 手机 13900000000")
-    def edit(message, sender, match):
-        tokens = _args(match)
-        if len(tokens) < 3:
-            return _usage("edit", "修改需要对象、字段和新值。")
-        found = pick_target(sender, tokens[0], "修改")
-        if found.account is None:
-            return refusal(found, "未修改")
-        value = " ".join(tokens[2:]) if edits.field_of(tokens[1]) == edits.COLLEGE_FIELD else ",".join(tokens[2:])
-        return _reply(follow_up.start(edits.edit(db.session, sender.account, found.account, tokens[1], value)).text("未修改"))
+def delete(message, sender, match):
+    tokens = _args(match)
+    if len(tokens) != 1:
+        return _usage("delete", "删除账号需要且只需要一个对象。")
+    found = pick_target(sender, tokens[0], "删除")
+    if found.account is None:
+        return refusal(found, "未删除")
+    return _reply(follow_up.start(rules.delete_account(db.session, sender.account, found.account)).text("未删除"))
 
-    @command(robot, r"重发短信\s*(.*)", needs=STAFF, help="重发开通账号的短信", example="重发短信 1")
-    def resend(message, sender, match):
-        tokens = _args(match)
-        if len(tokens) != 1:
-            return _usage("resend", "重发短信需要且只需要一个对象。")
-        found = pick_target(sender, tokens[0], "重发短信")
-        if found.account is None:
-            return refusal(found, "未重发")
-        result = follow_up.start(edits.resend_sms(db.session, sender.account, found.account,
-                                                   lambda: count_resend(found.account.id)))
-        return _reply(result.text("未重发"))
 
-    @command(robot, r"(?:记录|操作记录|账号记录)", needs=STAFF, help="最近的账号变动记录", example="记录")
-    def records(message, sender, match):
-        return _reply(records_text(sender.account))
+def cohorts(message, sender, match):
+    tokens = _args(match)
+    if len(tokens) < 2:
+        return _usage("cohorts", "修改届别需要对象和届别。")
+    found = pick_target(sender, tokens[0], "修改")
+    if found.account is None:
+        return refusal(found, "未修改届别")
+    result = rules.change_cohorts(db.session, sender.account, found.account, ",".join(tokens[1:]))
+    return _reply(result.text("未修改届别"))
 
-    # The menu button 账号 (key ACCOUNTS) is bridged to this command by handlers/menus.py.
-    @command(robot, r"(?:账号|用户管理|账号管理)\s*(\d{0,6})", needs=STAFF, help="下级账号列表（平台的“用户管理”）",
-             example="账号")
-    def list_accounts(message, sender, match):
-        return accounts_page(db.session, sender.account, int(match.group(1) or 1))
 
-    @command(robot, r"导入毕业生\s*(.*)", needs=MINISTRY_ONLY, help="导入服务器上的毕业生数据文件",
-             example="导入毕业生 2026届.xlsx")
-    def import_file(message, sender, match):
-        return _reply(start_import_from_chat(sender, normalize(match.group(1) or "")))
+def rollover(message, sender, match):
+    tokens = _args(match)
+    if len(tokens) != 1:
+        return _usage("rollover", "届别滚动需要一个届别。")
+    return _reply(rules.roll_over(db.session, sender.account, tokens[0]).text("未执行届别滚动"))
 
-    @command(robot, r"导入单位\s*(.*)", needs=MINISTRY_ONLY, help="导入服务器上的单位名单（省份,学校,院系）",
-             example="导入单位 单位名单.xlsx")
-    def import_units_file(message, sender, match):
-        return _reply(start_import_from_chat(sender, normalize(match.group(1) or ""), units=True))
+
+def edit(message, sender, match):
+    tokens = _args(match)
+    if len(tokens) < 3:
+        return _usage("edit", "修改需要对象、字段和新值。")
+    found = pick_target(sender, tokens[0], "修改")
+    if found.account is None:
+        return refusal(found, "未修改")
+    value = " ".join(tokens[2:]) if edits.field_of(tokens[1]) == edits.COLLEGE_FIELD else ",".join(tokens[2:])
+    return _reply(follow_up.start(edits.edit(db.session, sender.account, found.account, tokens[1], value)).text("未修改"))
+
+
+def resend(message, sender, match):
+    tokens = _args(match)
+    if len(tokens) != 1:
+        return _usage("resend", "重发短信需要且只需要一个对象。")
+    found = pick_target(sender, tokens[0], "重发短信")
+    if found.account is None:
+        return refusal(found, "未重发")
+    result = follow_up.start(edits.resend_sms(db.session, sender.account, found.account,
+                                               lambda: count_resend(found.account.id)))
+    return _reply(result.text("未重发"))
+
+
+def records(message, sender, match):
+    return _reply(records_text(sender.account))
+
+
+# The menu button 账号 (key ACCOUNTS) is bridged to this command by handlers/menus.py.
+def list_accounts(message, sender, match):
+    return accounts_page(db.session, sender.account, int(match.group(1) or 1))
+
+
+def import_file(message, sender, match):
+    return _reply(start_import_from_chat(sender, normalize(match.group(1) or "")))
+
+
+def import_units_file(message, sender, match):
+    return _reply(start_import_from_chat(sender, normalize(match.group(1) or ""), units=True))
 
 
 def count_resend(account_id: int) -> int | None:

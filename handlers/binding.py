@@ -10,10 +10,8 @@ from models import db
 from models.binding import request_bind_code, role_name, unbind, verify_bind_code
 from models.diagnosis import diagnose
 
-from models.vocab import LEVELS
-
 from . import follow_up
-from .common import ACCOUNT, ANY, bind_instructions, click, command, no_account_text
+from .common import bind_instructions, no_account_text
 
 
 def login_url() -> str:
@@ -46,62 +44,53 @@ def my_info_text(sender) -> str:
     return "\n".join(lines)
 
 
-def register(robot) -> None:
-    @command(robot, r"(?:我的信息|个人信息|我的账号|账号信息)", needs=ACCOUNT, help="我的账号信息与修改密码",
-             example="我的信息", help_last=True)
-    def my_info(message, sender, match):
-        return my_info_text(sender)
+def my_info(message, sender, match):
+    return my_info_text(sender)
 
 
-    def tag_recheck(message):
-        """Not a reply: keeps the sender's role tag (and so its menu) in step with its account."""
-        resync_if_needed(current_sender(message.source))
-        return None
+def tag_recheck(message):
+    """Not a reply: keeps the sender's role tag (and so its menu) in step with its account."""
+    resync_if_needed(current_sender(message.source))
+    return None
 
-    robot.add_handler(tag_recheck, type="text")
-    robot.add_handler(tag_recheck, type="click_event")
 
-    @command(robot, r"绑定(?:手机号?)?\s*(.*)", needs=ANY, levels=("",),
-             help="用手机验证码绑定微信", example="绑定 13800000000")
-    def bind_command(message, sender, match):
-        phone = match.group(1).strip()
-        if not phone:
-            return ("请在「绑定」后加上您平台账号的手机号，如：绑定 13800000000\n"
-                    f"也可以打开 {login_url()} 用账号密码登录绑定。")
-        deferred = current_app.config["SMS_BACKEND"] != "console"
-        outcome = follow_up.start(request_bind_code(db.session, message.source, phone, deferred=deferred))
-        if outcome.kind == "sent":
-            return outcome.message + "请直接回复短信中的6位验证码完成绑定。"
-        return outcome.message
+def bind_command(message, sender, match):
+    phone = match.group(1).strip()
+    if not phone:
+        return ("请在「绑定」后加上您平台账号的手机号，如：绑定 13800000000\n"
+                f"也可以打开 {login_url()} 用账号密码登录绑定。")
+    deferred = current_app.config["SMS_BACKEND"] != "console"
+    outcome = follow_up.start(request_bind_code(db.session, message.source, phone, deferred=deferred))
+    if outcome.kind == "sent":
+        return outcome.message + "请直接回复短信中的6位验证码完成绑定。"
+    return outcome.message
 
-    @command(robot, r"\d{6}", needs=ANY)
-    def code_reply(message, sender, match):
-        outcome = verify_bind_code(db.session, message.source, match.group(0))
-        if outcome is None:
-            return None  # no code pending for this user: not a binding reply
-        follow_up.start(outcome)
-        forget_sender()
-        return outcome.message
 
-    @command(robot, r"解绑(?:微信)?", needs=ANY, levels=LEVELS, help="解除微信与登录账号的绑定",
-             help_last=True)
-    def unbind_command(message, sender, match):
-        outcome = follow_up.start(unbind(db.session, message.source))
-        forget_sender()
-        if not outcome.ok:
-            return outcome.message + "\n" + bind_instructions()
-        return outcome.message
+def code_reply(message, sender, match):
+    outcome = verify_bind_code(db.session, message.source, match.group(0))
+    if outcome is None:
+        return None  # no code pending for this user: not a binding reply
+    follow_up.start(outcome)
+    forget_sender()
+    return outcome.message
 
-    @command(robot, r"诊断\s*(\d{11})?", needs=ANY, help="检查登录绑定，逐项给出处理办法",
-             help_last=True)
-    def diagnose_command(message, sender, match):
-        # A message reached us, so the user follows right now.
-        return diagnose(db.session, message.source, phone=match.group(1), following=True).text()
 
-    @click(robot, "DIAGNOSE", needs=ANY)
-    def diagnose_click(message, sender, match):
-        return diagnose(db.session, message.source, following=True).text()
+def unbind_command(message, sender, match):
+    outcome = follow_up.start(unbind(db.session, message.source))
+    forget_sender()
+    if not outcome.ok:
+        return outcome.message + "\n" + bind_instructions()
+    return outcome.message
 
-    @click(robot, "BIND", needs=ANY)
-    def bind_click(message, sender, match):
-        return bind_click_text(sender)
+
+def diagnose_command(message, sender, match):
+    # A message reached us, so the user follows right now.
+    return diagnose(db.session, message.source, phone=match.group(1), following=True).text()
+
+
+def diagnose_click(message, sender, match):
+    return diagnose(db.session, message.source, following=True).text()
+
+
+def bind_click(message, sender, match):
+    return bind_click_text(sender)

@@ -1,9 +1,10 @@
 r"""What every handler module shares: command registration with access checks, texts.
 
-A command is registered with `@command(robot, r"完成\s*(\d+)", needs=COUNSELOR)`:
-the pattern is matched against the message's first line after normalising
-full-width characters and spaces; `needs` is checked before the function
-runs, and a refusal is answered for it (binding instructions, staff only...).
+A command is a row of the routes table (handlers/routes.py), registered with
+`command(robot, r"完成\s*(\d+)", needs=COUNSELOR)(function)`: the pattern is matched
+against the message's first line after normalising full-width characters and spaces;
+`needs` is checked before the function runs, and a refusal is answered for it
+(binding instructions, staff only...).
 The function gets (message, sender, match) and returns the reply text.
 """
 from __future__ import annotations
@@ -94,7 +95,8 @@ class HelpLine:
     last: bool = False   # the commands every level has (诊断, 帮助…) close the list
 
 
-# Filled by command(): what 帮助 offers (in registration order) and the words commands start with.
+# Filled as the routes table is registered (command(), declare_help()): what 帮助 offers, in the
+# table's order, and the words commands start with.
 HELP_LINES: dict[str, HelpLine] = {}
 COMMAND_WORDS: set[str] = set()
 _LEADING_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
@@ -105,7 +107,7 @@ TASK_NO = r"(?:[Tt#]\s*)?(\d{1,9})"
 
 
 def declare_help(example: str, text: str, levels, last: bool = False) -> None:
-    """A line of 帮助 for a command whose example differs by level (添加辅导员)."""
+    """A line of 帮助 for a command whose example differs by level (添加辅导员: the table's HelpLine rows)."""
     HELP_LINES[example] = HelpLine(example, text, tuple(levels), last)
 
 

@@ -13,7 +13,6 @@ from models.clock import local_text
 from models.text import clip
 from models.vocab import COUNSELOR, TASK_TYPE_SHORT
 
-from .common import ACCOUNT, COUNSELOR_ONLY, TASK_NO, command
 from .share_links import student_link
 from . import staff
 
@@ -115,33 +114,29 @@ def which_task_text(sender, verb: str) -> str:
     return staff.fit_reply(head, items, [f"回复「{example}」即可。"], more=more)
 
 
-def register(robot) -> None:
-    @command(robot, r"(完成|签到)(?:了|啦|一下|任务)?", needs=COUNSELOR_ONLY)
-    def which_task_command(message, sender, match):
-        return which_task_text(sender, match.group(1))
+def which_task_command(message, sender, match):
+    return which_task_text(sender, match.group(1))
 
 
-    @command(robot, r"(任务|我的任务|任务列表|查看任务)", needs=ACCOUNT, help="待办与近期任务", example="任务")
-    def tasks_command(message, sender, match):
-        if sender.account_level == COUNSELOR:
-            return counselor_task_list(sender)
-        return staff.staff_task_list(sender)
+def tasks_command(message, sender, match):
+    if sender.account_level == COUNSELOR:
+        return counselor_task_list(sender)
+    return staff.staff_task_list(sender)
 
-    @command(robot, r"(?:任务|我的任务)?\s*" + r"(?:[Tt#]\s*)(\d{1,9})|任务\s*(\d{1,9})", needs=ACCOUNT,
-             help="任务详情（T12、#12 都可以）", example="任务 12")
-    def task_command(message, sender, match):
-        task_id = int(match.group(1) or match.group(2))
-        if sender.account.is_counselor:
-            return counselor_task_detail(sender, task_id)
-        task = staff.visible_task(sender, task_id)
-        return staff.staff_task_detail(sender, task) if task else staff._not_found(task_id)
 
-    @command(robot, r"完成\s*" + TASK_NO, needs=COUNSELOR_ONLY, help="标记任务已完成", example="完成 12")
-    def complete_command(message, sender, match):
-        task_id = int(match.group(1))
-        outcome = task_rules.complete(db.session, sender.account_id, task_id)
-        return outcome.text + (not_forwarded_note(task_id, sender.account_id) if outcome.not_forwarded else "")
+def task_command(message, sender, match):
+    task_id = int(match.group(1) or match.group(2))
+    if sender.account.is_counselor:
+        return counselor_task_detail(sender, task_id)
+    task = staff.visible_task(sender, task_id)
+    return staff.staff_task_detail(sender, task) if task else staff._not_found(task_id)
 
-    @command(robot, r"签到\s*" + TASK_NO, needs=COUNSELOR_ONLY, help="直播课签到", example="签到 15")
-    def checkin_command(message, sender, match):
-        return task_rules.check_in(db.session, sender.account, int(match.group(1))).text
+
+def complete_command(message, sender, match):
+    task_id = int(match.group(1))
+    outcome = task_rules.complete(db.session, sender.account_id, task_id)
+    return outcome.text + (not_forwarded_note(task_id, sender.account_id) if outcome.not_forwarded else "")
+
+
+def checkin_command(message, sender, match):
+    return task_rules.check_in(db.session, sender.account, int(match.group(1))).text

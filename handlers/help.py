@@ -1,11 +1,12 @@
-"""`帮助` for the sender's level, generated from the commands as they are declared (handlers/common.py
-`command(..., help=, example=, levels=)`), so help never offers what the level cannot use."""
+"""`帮助` for the sender's level, generated from the routes table (handlers/routes.py: each row's
+`help=, example=, levels=`, declared as the table is registered), so help never offers what the level
+cannot use."""
 from __future__ import annotations
 
 from models.resolution import Sender
 
 from . import common
-from .common import ANY, bind_instructions, click, command, no_account_text
+from .common import bind_instructions, no_account_text
 
 COUNSELOR_COLUMN = "辅导员"
 
@@ -34,12 +35,9 @@ def help_text(sender: Sender) -> str:
             + "\n".join(items) + "\n遇到问题，直接用文字提问即可。")
 
 
-def register(robot) -> None:
-    @command(robot, r"(帮助|help|HELP|\?|？|菜单|命令|使用说明)", needs=ANY, help="查看可用命令", example="帮助",
-             help_last=True)
-    def help_command(message, sender, match):
-        return help_text(sender)
+def help_command(message, sender, match):
+    return help_text(sender)
 
-    @click(robot, "HELP", needs=ANY)
-    def help_click(message, sender, match):
-        return help_text(sender)
+
+def help_click(message, sender, match):
+    return help_text(sender)

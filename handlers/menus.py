@@ -6,27 +6,23 @@ import logging
 
 from werobot.messages.messages import TextMessage
 
+from bot.robot import get_robot
 from bot.run_handlers import run_handlers
 from jobs.menus import enqueue_push
 from menus.data import CLICK_COMMANDS
 
-from .common import MINISTRY_ONLY, command
-
 log = logging.getLogger(__name__)
 
 
-def register(robot) -> None:
-    @command(robot, r"发布菜单", needs=MINISTRY_ONLY, help="校验并发布公众号菜单")
-    def publish_menus(message, sender, match):
-        enqueue_push(message.source)
-        return "菜单发布已开始：先校验菜单，再发布默认菜单和各角色菜单。完成后会发消息告诉您结果。"
+def publish_menus(message, sender, match):
+    enqueue_push(message.source)
+    return "菜单发布已开始：先校验菜单，再发布默认菜单和各角色菜单。完成后会发消息告诉您结果。"
 
-    def command_click(message):
-        text = CLICK_COMMANDS.get(message.key or "")
-        if text is None:
-            return None
-        as_text = TextMessage({"ToUserName": message.target, "FromUserName": message.source,
-                               "CreateTime": message.time, "Content": text, "type": "text"})
-        return run_handlers(robot, as_text)
 
-    robot.add_handler(command_click, type="click_event")
+def command_click(message):
+    text = CLICK_COMMANDS.get(message.key or "")
+    if text is None:
+        return None
+    as_text = TextMessage({"ToUserName": message.target, "FromUserName": message.source,
+                           "CreateTime": message.time, "Content": text, "type": "text"})
+    return run_handlers(get_robot(), as_text)

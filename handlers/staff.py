@@ -22,7 +22,6 @@ from models.tasks import Task
 from models.text import clip
 from models.vocab import TASK_TYPE_SHORT
 
-from .common import ANY, STAFF, TASK_NO, command
 from .new_task import create_and_start
 from .pages.progress import EXPORT_TTL_TEXT, export_url
 
@@ -218,83 +217,80 @@ def which_task_text(sender, verb: str) -> str:
                      [f"回复「{example}」即可；全部任务：{_base()}/progress/"])
 
 
-def register(robot) -> None:
-    @command(robot, r"(进度|未完成|催办|撤销)(?:任务|情况)?", needs=STAFF)
-    def which_task_command(message, sender, match):
-        return which_task_text(sender, match.group(1))
+def which_task_command(message, sender, match):
+    return which_task_text(sender, match.group(1))
 
-    @command(robot, r"派发(?:\s.*)?", needs=STAFF, help="发布任务（先回复「派发」看格式）", example="派发")
-    def dispatch_command(message, sender, match):
-        return dispatch_reply(sender, message.content or "")
 
-    @command(robot, r"确认(?:派发)?", needs=STAFF)
-    def confirm_command(message, sender, match):
-        return confirm_reply(sender)
+def dispatch_command(message, sender, match):
+    return dispatch_reply(sender, message.content or "")
 
-    # After a preview people answer as they would a person: 确定, 好的, OK mean 确认. Without a
-    # draft waiting these words are not commands (they fall through to the usual answers).
-    @command(robot, r"(?:确定|好的?|(?i:ok)|是的?|对|可以|没问题|发吧|发送|确认发送)[。.!！]?", needs=ANY)
-    def confirm_alias(message, sender, match):
-        if sender.account is None or sender.account.is_counselor or not _has_draft(sender.account.id):
-            return None
-        return confirm_reply(sender)
 
-    @command(robot, r"取消(?:派发)?", needs=STAFF)
-    def cancel_command(message, sender, match):
+def confirm_command(message, sender, match):
+    return confirm_reply(sender)
+
+
+# After a preview people answer as they would a person: 确定, 好的, OK mean 确认. Without a
+# draft waiting these words are not commands (they fall through to the usual answers).
+def confirm_alias(message, sender, match):
+    if sender.account is None or sender.account.is_counselor or not _has_draft(sender.account.id):
+        return None
+    return confirm_reply(sender)
+
+
+def cancel_command(message, sender, match):
+    try:
+        dropped = dispatch_rules.drop_draft(get_redis(), sender.account.id)
+    except redis.RedisError:
+        dropped = False
+    return "已取消，本次派发没有发出。" if dropped else "没有待确认的派发，无需取消。"
+
+
+def progress_command(message, sender, match):
+    task = visible_task(sender, int(match.group(1)))
+    return progress_text(sender, task) if task else _not_found(int(match.group(1)))
+
+
+def pending_command(message, sender, match):
+    task = visible_task(sender, int(match.group(1)))
+    return pending_text(sender, task) if task else _not_found(int(match.group(1)))
+
+
+def reach_command(message, sender, match):
+    return reach_text(sender)
+
+
+def urge_command(message, sender, match):
+    task = visible_task(sender, int(match.group(1)))
+    if task is None:
+        return _not_found(int(match.group(1)))
+    result = task_rules.urge(db.session, sender.account, task)
+    if result.ok:
         try:
-            dropped = dispatch_rules.drop_draft(get_redis(), sender.account.id)
+            reminders.start_urge(result.urge.id)
         except redis.RedisError:
-            dropped = False
-        return "已取消，本次派发没有发出。" if dropped else "没有待确认的派发，无需取消。"
+            # Not queued means not sent: drop the record (it would block a retry for 2 hours)
+            # and say so, rather than report a 催办 nobody will ever receive.
+            log.error("urge %s not queued (redis down); record dropped", result.urge.id)
+            db.session.delete(result.urge)
+            db.session.commit()
+            return (f"催办未能发出：系统消息队列暂时不可用，本次不计入2小时的次数限制。"
+                    f"请几分钟后再回复「催办 {task.id}」。")
+    return result.text
 
-    @command(robot, r"进度\s*" + TASK_NO, needs=STAFF, help="任务完成进度", example="进度 12")
-    def progress_command(message, sender, match):
-        task = visible_task(sender, int(match.group(1)))
-        return progress_text(sender, task) if task else _not_found(int(match.group(1)))
 
-    @command(robot, r"未完成\s*" + TASK_NO, needs=STAFF, help="未完成的辅导员名单", example="未完成 12")
-    def pending_command(message, sender, match):
-        task = visible_task(sender, int(match.group(1)))
-        return pending_text(sender, task) if task else _not_found(int(match.group(1)))
+def export_command(message, sender, match):
+    task = visible_task(sender, int(match.group(1)))
+    return export_text(sender, task) if task else _not_found(int(match.group(1)))
 
-    @command(robot, r"(?:触达|触达情况|辅导员触达情况|关注绑定情况|查看辅导员触达情况)", needs=STAFF,
-             help="辅导员关注与绑定情况（平台的“辅导员触达情况”）", example="触达")
-    def reach_command(message, sender, match):
-        return reach_text(sender)
 
-    @command(robot, r"催办\s*" + TASK_NO, needs=STAFF, help="提醒未完成的辅导员（每2小时一次）", example="催办 12")
-    def urge_command(message, sender, match):
-        task = visible_task(sender, int(match.group(1)))
-        if task is None:
-            return _not_found(int(match.group(1)))
-        result = task_rules.urge(db.session, sender.account, task)
-        if result.ok:
-            try:
-                reminders.start_urge(result.urge.id)
-            except redis.RedisError:
-                # Not queued means not sent: drop the record (it would block a retry for 2 hours)
-                # and say so, rather than report a 催办 nobody will ever receive.
-                log.error("urge %s not queued (redis down); record dropped", result.urge.id)
-                db.session.delete(result.urge)
-                db.session.commit()
-                return (f"催办未能发出：系统消息队列暂时不可用，本次不计入2小时的次数限制。"
-                        f"请几分钟后再回复「催办 {task.id}」。")
-        return result.text
-
-    @command(robot, r"导出\s*" + TASK_NO, needs=STAFF, help="任务进度的 Excel 表（按单位汇总）", example="导出 12")
-    def export_command(message, sender, match):
-        task = visible_task(sender, int(match.group(1)))
-        return export_text(sender, task) if task else _not_found(int(match.group(1)))
-
-    @command(robot, r"撤销\s*" + TASK_NO, needs=STAFF, help="撤销自己派发的任务", example="撤销 12")
-    def withdraw_command(message, sender, match):
-        task = visible_task(sender, int(match.group(1)))
-        if task is None:
-            return _not_found(int(match.group(1)))
-        outcome = task_rules.cancel(db.session, sender.account, task)
-        if outcome.ok:
-            try:
-                reminders.cancel(task.id)
-            except redis.RedisError:
-                log.warning("reminders of task %s not removed now; the reminder job re-checks", task.id)
-        return outcome.text
+def withdraw_command(message, sender, match):
+    task = visible_task(sender, int(match.group(1)))
+    if task is None:
+        return _not_found(int(match.group(1)))
+    outcome = task_rules.cancel(db.session, sender.account, task)
+    if outcome.ok:
+        try:
+            reminders.cancel(task.id)
+        except redis.RedisError:
+            log.warning("reminders of task %s not removed now; the reminder job re-checks", task.id)
+    return outcome.text

@@ -18,7 +18,6 @@ from models.vocab import COUNSELOR
 from models.statistics import (UNFILLED, employment, explain_no_match, graduate_page, graduate_summary,
                                scope_label, top)
 
-from .common import ACCOUNT, click, command
 
 STAFF_REFUSAL = (
     "就业统计仅向辅导员提供（按其负责的院系、层次、专业和届别统计），工作人员账号不提供。\n"
@@ -98,23 +97,18 @@ def lookup_text(sender: Sender, query: str) -> str:
     return "\n".join(lines)
 
 
-def register(robot) -> None:
-    @command(robot, r"(?:进展|就业进展|就业进展情况|查看就业进展|查看就业进展情况|进展情况)", needs=ACCOUNT,
-             levels=(COUNSELOR,), help="就业统计（平台的“查看就业进展情况”）", example="进展")
-    def progress_command(message, sender, match):
-        return progress_text(sender)
+def progress_command(message, sender, match):
+    return progress_text(sender)
 
-    # The 毕业生 button (GRADUATES) is answered as its text command by handlers/menus.py.
-    @click(robot, "STATS", needs=ACCOUNT)
-    def progress_click(message, sender, match):
-        return progress_text(sender)
 
-    @command(robot, r"毕业生(?:信息)?", needs=ACCOUNT, levels=(COUNSELOR,), help="毕业生信息汇总",
-             example="毕业生")
-    def graduates_command(message, sender, match):
-        return graduates_text(sender)
+# The 毕业生 button (GRADUATES) is answered as its text command by handlers/menus.py.
+def progress_click(message, sender, match):
+    return progress_text(sender)
 
-    @command(robot, r"毕业生 (.{1,20})", needs=ACCOUNT, levels=(COUNSELOR,), help="按姓名或学号查毕业生",
-             example="毕业生 张三")
-    def lookup_command(message, sender, match):
-        return lookup_text(sender, match.group(1).strip())
+
+def graduates_command(message, sender, match):
+    return graduates_text(sender)
+
+
+def lookup_command(message, sender, match):
+    return lookup_text(sender, match.group(1).strip())
