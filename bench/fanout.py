@@ -106,7 +106,7 @@ def wait_for(predicate, timeout: float, every: float = 0.25):
 
 def task_message(task, issuer_unit: str) -> tuple[str, dict, str]:
     """(template id, data, page url) of the message jobs.notify sends for `task`, from its own functions."""
-    from jobs.notify import KIND_TASK, task_url, template_data, template_id_for
+    from jobs.notify_templates import KIND_TASK, task_url, template_data, template_id_for
 
     return template_id_for(KIND_TASK), template_data(task, KIND_TASK, issuer_unit), task_url(task.id)
 

@@ -9,7 +9,7 @@ from models.identity import Follower
 
 from bot.context import current_sender, forget_sender
 from jobs.catch_up import enqueue_catch_up
-from jobs.notify import record_receipt
+from jobs.notify_outcomes import record_receipt
 
 from .help import help_text, visitor_text
 

@@ -25,7 +25,8 @@ from models.identity import Identity
 from models.clock import local_text
 from models.tasks import Task
 
-from .notify import UNREACHABLE_CODES, fit_chars, fit_phrase, fit_thing, template_id_for
+from .notify import UNREACHABLE_CODES
+from .notify_templates import fit_chars, fit_phrase, fit_thing, template_id_for
 
 log = logging.getLogger(__name__)
 

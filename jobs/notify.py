@@ -19,28 +19,23 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from flask import current_app
-from sqlalchemy import String, and_, case, cast, func, insert, literal, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, case, func, or_, select, update
 
 import jobs
 from bot.store import get_redis
 from bot.wechat_api import TOKEN_ERRCODES, WeChatClient, WeChatError, get_client
+from jobs.notify_outcomes import _record
+from jobs.notify_rows import create_notifications
+from jobs.notify_templates import KIND_TASK, _job_key, task_url, template_data, template_id_for
 from models import db
-from models.accounts import Account
 from models.base import utcnow
-from models.dispatch import reachable_clause, with_reach
-from models.identity import Identity
-from models.clock import local_text
-from models.tasks import Notification, Task, TaskRecipient
-from models.vocab import TASK_TYPE_SHORT
+from models.tasks import Notification, Task
 
 log = logging.getLogger(__name__)
 
@@ -61,171 +56,6 @@ BATCH_TIMEOUT = 900
 
 UNREACHABLE_CODES = {43004, 40003, 43019, 43101}
 OPEN_STATES = ("pending", "sending")
-
-KIND_TASK = "task"
-KIND_DEADLINE = "remind_deadline"
-KIND_LIVE = "remind_live"
-
-
-def urge_kind(urge_id: int) -> str:
-    return f"urge:{urge_id}"
-
-
-def _job_key(kind: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", kind)
-
-
-def client_msg_id(task_id: int, kind: str, account_id: int) -> str:
-    return f"fdy-{task_id}-{_job_key(kind)}-{account_id}"
-
-
-# -- template values within WeChat's category-template limits --------------------------------
-def fit_thing(text: str, limit: int = 20) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def fit_phrase(text: str) -> str:
-    return (text or "")[:5]
-
-
-def fit_chars(text: str) -> str:
-    """character_string: ≤32, letters, digits and symbols only (no Chinese)."""
-    return re.sub(r"[^\x21-\x7e]", "", text or "")[:32]
-
-
-def _when(task: Task) -> datetime:
-    return task.deadline or task.live_start or task.created_at
-
-
-def template_data(task: Task, kind: str, issuer_unit: str = "") -> dict:
-    if kind == KIND_TASK:
-        values = {
-            "thing1": fit_thing(task.title),
-            "phrase2": fit_phrase(TASK_TYPE_SHORT.get(task.type, "其他")),
-            "time3": local_text(_when(task)),
-            "thing4": fit_thing(issuer_unit or "上级单位"),
-            "character_string5": fit_chars(f"T{task.id}"),
-        }
-    else:
-        if kind == KIND_LIVE:
-            note, phrase, when = "直播即将开始，请准时签到", "待签到", task.live_start
-        elif kind == KIND_DEADLINE:
-            note, phrase, when = "距截止不足24小时，请尽快完成", "待完成", task.deadline
-        else:
-            note, phrase, when = "上级提醒您尽快完成此任务", "催办", task.deadline or task.live_start
-        values = {
-            "thing1": fit_thing(task.title),
-            "time2": local_text(when or task.created_at),
-            "thing3": fit_thing(note),
-            "phrase4": fit_phrase(phrase),
-            "character_string5": fit_chars(f"T{task.id}"),
-        }
-    return {key: {"value": value} for key, value in values.items()}
-
-
-def task_url(task_id: int) -> str:
-    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + f"/tasks/{task_id}"
-
-
-def template_id_for(kind: str) -> str | None:
-    cfg = current_app.config
-    if kind == KIND_TASK:
-        return cfg.get("TEMPLATE_TASK_ID")
-    return cfg.get("TEMPLATE_REMINDER_ID") or cfg.get("TEMPLATE_TASK_ID")
-
-
-# -- rows -------------------------------------------------------------------------------------
-def _rows_exist(session, task_id: int, kind: str) -> bool:
-    return session.scalar(select(Notification.id).where(Notification.task_id == task_id, Notification.kind == kind)
-                          .limit(1)) is not None
-
-
-def create_task_notifications(session, task_id: int) -> int:
-    """The dispatch-time rows, straight from task_recipients.
-
-    The recipient rows already say who was reachable at 确认 (notify_state); only the
-    openid needs a join (account → identity by phone). Someone who unbound since is
-    'unreachable' here and on the recipient row; someone who unfollowed since is
-    found out by WeChat (43004) and recorded as 'unreachable' when sent.
-    """
-    kind = KIND_TASK
-    if _rows_exist(session, task_id, kind):
-        session.commit()
-        return 0
-    state = case((and_(TaskRecipient.notify_state != "unreachable", Identity.openid.is_not(None)),
-                  literal("pending")), else_=literal("unreachable"))
-    cmid = literal(f"fdy-{task_id}-{_job_key(kind)}-", String) + cast(TaskRecipient.account_id, String)
-    now = utcnow()
-    rows = (select(literal(task_id), TaskRecipient.account_id, literal(kind), Identity.openid, state, cmid,
-                   literal(0), literal(now), literal(""))
-            .select_from(TaskRecipient).join(Account, Account.id == TaskRecipient.account_id)
-            .outerjoin(Identity, Identity.phone == Account.phone)
-            .where(TaskRecipient.task_id == task_id))
-    try:
-        result = session.execute(insert(Notification).from_select(
-            ["task_id", "account_id", "kind", "openid", "state", "client_msg_id", "attempts", "created_at",
-             "delivery"], rows))
-        # Unbound between 确认 and now: 未触达 on the recipient row too. Usually nobody: look
-        # first (the unreachable rows only, one key lookup each), update only if someone is.
-        lost = select(Notification.account_id).where(
-            Notification.task_id == task_id, Notification.kind == kind, Notification.state == "unreachable",
-            Notification.openid.is_(None))
-        newly_lost = lost.join(TaskRecipient, and_(TaskRecipient.task_id == Notification.task_id,
-                                                   TaskRecipient.account_id == Notification.account_id)).where(
-            TaskRecipient.notify_state == "pending")
-        if session.scalar(newly_lost.limit(1)) is not None:
-            session.execute(update(TaskRecipient).where(
-                TaskRecipient.task_id == task_id, TaskRecipient.notify_state == "pending",
-                TaskRecipient.account_id.in_(lost)).values(notify_state="unreachable")
-                .execution_options(synchronize_session=False))
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        log.info("notifications of task %s (%s) were created by another job", task_id, kind)
-        return 0
-    return result.rowcount or 0
-
-
-def create_notifications(session, task_id: int, kind: str, *conditions) -> int:
-    """One row per recipient of the task matching `conditions`, in one INSERT … SELECT.
-
-    Idempotent: the rows of a (task, kind) are written by one statement, so if
-    any exist they all do, and a second run (a retried job) writes nothing; two
-    runs at once collide on the unique key and the loser changes nothing.
-    Rows of recipients without a bound openid, or no longer following, start as 'unreachable'.
-    """
-    if kind == KIND_TASK and not conditions:
-        return create_task_notifications(session, task_id)
-    if _rows_exist(session, task_id, kind):
-        session.commit()
-        return 0
-    state = case((reachable_clause(), literal("pending")), else_=literal("unreachable"))
-    cmid = literal(f"fdy-{task_id}-{_job_key(kind)}-", String) + cast(TaskRecipient.account_id, String)
-    now = utcnow()
-    rows = with_reach(select(
-        literal(task_id), TaskRecipient.account_id, literal(kind), Identity.openid, state, cmid, literal(0),
-        literal(now), literal(""),
-    ).select_from(TaskRecipient).join(Account, Account.id == TaskRecipient.account_id)).where(
-        TaskRecipient.task_id == task_id, *conditions)
-    try:
-        result = session.execute(insert(Notification).from_select(
-            ["task_id", "account_id", "kind", "openid", "state", "client_msg_id", "attempts", "created_at",
-             "delivery"], rows))
-        if kind == KIND_TASK:
-            # Someone unbound between 确认 and now is 未触达 as well.
-            session.execute(update(TaskRecipient).where(
-                TaskRecipient.task_id == task_id,
-                TaskRecipient.account_id.in_(select(Notification.account_id).where(
-                    Notification.task_id == task_id, Notification.kind == kind,
-                    Notification.state == "unreachable")))
-                .values(notify_state="unreachable"))
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        log.info("notifications of task %s (%s) were created by another job", task_id, kind)
-        return 0
-    return result.rowcount or 0
 
 
 def _open_rows(task_id: int, kind: str):
@@ -363,55 +193,6 @@ def _outcome(row, state: str, errcode: int | None = None, msgid: str | None = No
             "at": utcnow() if state == "sent" else None}
 
 
-def _record(session, task_id: int, kind: str, outcomes: list[dict]) -> None:
-    """A chunk's outcomes in one UPDATE of the notifications (per-row values through CASE) and
-    one UPDATE of the recipients per outcome state: an executemany would be one statement, and
-    on MariaDB one round trip, per row (pymysql batches only INSERT ... VALUES)."""
-    if not outcomes:
-        return
-    ids = [o["nid"] for o in outcomes]
-    session.execute(update(Notification).where(Notification.id.in_(ids)).values(
-        state=_per_row(outcomes, "st", Notification.state), errcode=_per_row(outcomes, "code", Notification.errcode),
-        msgid=_per_row(outcomes, "mid", Notification.msgid), sent_at=_per_row(outcomes, "at", Notification.sent_at),
-        claim=None).execution_options(synchronize_session=False))
-    if kind == KIND_TASK:
-        by_state: dict[str, list[int]] = {}
-        for o in outcomes:
-            by_state.setdefault(o["st"], []).append(o["aid"])
-        for state, account_ids in by_state.items():
-            session.execute(update(TaskRecipient).where(
-                TaskRecipient.task_id == task_id, TaskRecipient.account_id.in_(account_ids))
-                .values(notify_state=state).execution_options(synchronize_session=False))
-    session.commit()
-    _apply_early_receipts(session, [o for o in outcomes if o["st"] == "sent" and o["mid"]])
-
-
-def _per_row(outcomes: list[dict], key: str, column):
-    """The value of `key` for each row: a plain value when the chunk agrees, else CASE id WHEN ..."""
-    values = {o[key] for o in outcomes}
-    if len(values) == 1:
-        return literal(values.pop(), column.type)
-    return case(*[(Notification.id == o["nid"], literal(o[key], column.type)) for o in outcomes])
-
-
-def _apply_early_receipts(session, sent: list[dict]) -> None:
-    """Receipts that arrived before their msgid was recorded were parked in Redis: apply them now."""
-    if not sent:
-        return
-    try:
-        conn = get_redis()
-        statuses = conn.mget([EARLY_RECEIPT_KEY.format(o["mid"]) for o in sent])
-    except Exception as exc:  # Redis trouble only loses the early receipt, never a message
-        log.warning("early receipts not read: %s", type(exc).__name__)
-        return
-    found = [(o, s.decode()) for o, s in zip(sent, statuses) if s]
-    if not found:
-        return
-    openids = dict(session.execute(select(Notification.id, Notification.openid)
-                                   .where(Notification.id.in_([o["nid"] for o, _ in found]))).all())
-    for outcome, status in found:
-        record_receipt(session, openids.get(outcome["nid"]), outcome["mid"], status, park=False)
-    conn.delete(*[EARLY_RECEIPT_KEY.format(o["mid"]) for o, _ in found])
 
 
 def release(session, token: str, seconds: float) -> None:
@@ -553,41 +334,6 @@ def watch(task_id: int, kind: str, round_no: int):
     return remaining
 
 
-# -- receipts (TEMPLATESENDJOBFINISH) ------------------------------------------------------------
-DELIVERY_OF_STATUS = {"success": "delivered", "failed:user block": "refused"}
-EARLY_RECEIPT_KEY = "fdy:receipt:{}"
-EARLY_RECEIPT_TTL = 86400
-
-
-def record_receipt(session, openid: str, msgid: str, status: str, park: bool = True) -> int:
-    """已送达 / 拒收 / 发送失败 on the notification(s) with this msgid, and on the recipient.
-
-    A receipt can overtake the sender's commit of the msgid; it is then parked in
-    Redis and applied by the sender right after it records the msgid.
-    """
-    delivery = DELIVERY_OF_STATUS.get((status or "").strip(), "failed")
-    query = select(Notification).where(Notification.msgid == str(msgid), Notification.openid == openid)
-    rows = list(session.scalars(query))
-    if not rows and park:
-        try:
-            get_redis().set(EARLY_RECEIPT_KEY.format(msgid), status or "", ex=EARLY_RECEIPT_TTL)
-        except Exception as exc:
-            log.warning("receipt for msgid %s lost: %s", msgid, type(exc).__name__)
-            return 0
-        # The sender may have recorded the msgid and looked for parked receipts between our
-        # look and the park: look again in a new transaction (applying twice is harmless).
-        session.rollback()
-        rows = list(session.scalars(query))
-        if not rows:
-            return 0
-    for note in rows:
-        note.delivery = delivery
-        if note.kind == KIND_TASK:
-            session.execute(update(TaskRecipient).where(TaskRecipient.task_id == note.task_id,
-                                                        TaskRecipient.account_id == note.account_id)
-                            .values(delivery=delivery))
-    session.commit()
-    return len(rows)
 
 
 @jobs.job

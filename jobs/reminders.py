@@ -22,7 +22,9 @@ from models.task_rules import figures_clause, pending_clause, present_clause
 from models.clock import clock
 from models.tasks import Task, TaskRecipient, TaskUrge
 
-from .notify import KIND_DEADLINE, KIND_LIVE, create_notifications, enqueue_batches, urge_kind
+from .notify import enqueue_batches
+from .notify_rows import create_notifications
+from .notify_templates import KIND_DEADLINE, KIND_LIVE, urge_kind
 
 log = logging.getLogger(__name__)
 

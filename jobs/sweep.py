@@ -33,6 +33,7 @@ from models.clock import clock
 from models.tasks import Notification, Task, TaskUrge
 
 from . import notify, reminders
+from .notify_templates import KIND_DEADLINE, urge_kind
 from .escalation import resume_digests
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def resume_fanouts(session, now: datetime) -> int:
     for task in tasks:
         urges = session.scalars(select(TaskUrge.id).where(TaskUrge.task_id == task.id,
                                                           TaskUrge.created_at >= now - HORIZON)).all()
-        kinds = [notify.KIND_TASK, *reminders.REMINDER_KINDS, *(notify.urge_kind(u) for u in urges)]
+        kinds = [notify.KIND_TASK, *reminders.REMINDER_KINDS, *(urge_kind(u) for u in urges)]
         open_kinds = session.scalars(select(Notification.kind).where(
             Notification.task_id == task.id, Notification.kind.in_(kinds),
             Notification.state.in_(notify.OPEN_STATES)).distinct()).all()
@@ -95,7 +96,7 @@ def resume_reminders(session, now: datetime) -> int:
     wanted: dict[str, tuple[int, str, datetime]] = {}
     for task in _candidate_tasks(session, now):
         for kind, due in reminder_times(task).items():
-            end = task.deadline if kind == notify.KIND_DEADLINE else task.live_end
+            end = task.deadline if kind == KIND_DEADLINE else task.live_end
             if due <= task.created_at:
                 continue  # already due at dispatch: never scheduled (jobs/reminders.schedule)
             if end is not None and end > now:
@@ -130,8 +131,8 @@ def resume_urges(session, now: datetime) -> int:
         return 0
     written = set(session.scalars(select(Notification.kind).where(
         Notification.task_id.in_({task_id for _, task_id in recent}),
-        Notification.kind.in_([notify.urge_kind(urge_id) for urge_id, _ in recent])).distinct()))
-    waiting = {urge_id: f"urge-{urge_id}" for urge_id, _ in recent if notify.urge_kind(urge_id) not in written}
+        Notification.kind.in_([urge_kind(urge_id) for urge_id, _ in recent])).distinct()))
+    waiting = {urge_id: f"urge-{urge_id}" for urge_id, _ in recent if urge_kind(urge_id) not in written}
     lost = _missing(list(waiting.values()))
     queued = 0
     for urge_id, jid in sorted(waiting.items()):

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 import jobs
 from jobs import notify
 from jobs.dispatch import start_dispatch_fanout
+from jobs.notify_outcomes import record_receipt
 from models.base import utcnow
 from models.tasks import Notification, Task, TaskRecipient
 from tests.reliability import wait_for
@@ -226,7 +227,7 @@ def test_receipt_before_msgid_is_recorded_is_applied_later(app, world, db, redis
     notify.create_notifications(db, task.id, "task")
     note = db.scalar(select(Notification).where(Notification.task_id == task.id, Notification.state == "pending"))
     # The receipt overtakes the sender: parked, then applied once the msgid is recorded.
-    assert notify.record_receipt(db, note.openid, "777", "success") == 0
+    assert record_receipt(db, note.openid, "777", "success") == 0
     assert redis_conn.get("fdy:receipt:777") == b"success"
     notify._record(db, task.id, "task", [notify._outcome(note, "sent", msgid="777")])
     db.expire_all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.notify import KIND_TASK, template_data
+from jobs.notify_templates import KIND_TASK, template_data
 from tests.test_task_commands import make_task
 
 
