@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import current_app
 
 from models import db
-from models import task_rules
+from models import counselor_tasks, task_rules
 from models.clock import local_text
 from models.text import clip
 from models.vocab import COUNSELOR, TASK_TYPE_SHORT
@@ -34,7 +34,7 @@ def _status(task, rec) -> str:
 
 
 def counselor_task_list(sender) -> str:
-    pending, done, total = task_rules.counselor_task_lines(db.session, sender.account_id)
+    pending, done, total = counselor_tasks.counselor_task_lines(db.session, sender.account_id)
     if not pending and not done:
         return "您目前没有收到任务。有新任务时会通过公众号消息通知您。"
     items = []
@@ -57,7 +57,7 @@ def counselor_task_list(sender) -> str:
 
 
 def counselor_task_detail(sender, task_id: int) -> str:
-    rec = task_rules.received(db.session, sender.account, task_id)
+    rec = counselor_tasks.received(db.session, sender.account, task_id)
     if rec is None:
         return f"没有找到派发给您的任务 #{task_id}。回复「任务」查看您收到的任务。"
     task = rec.task
@@ -98,7 +98,7 @@ def not_forwarded_note(task_id: int, account_id: int) -> str:
 
 def which_task_text(sender, verb: str) -> str:
     """`完成` or `签到` without a number: the tasks it could mean, and how to answer."""
-    pending, _done, total = task_rules.counselor_task_lines(db.session, sender.account_id)
+    pending, _done, total = counselor_tasks.counselor_task_lines(db.session, sender.account_id)
     if verb == "签到":
         lines = [line for line in pending if line.is_live and not line.checked_in_at and line.status != "cancelled"]
         none = "您没有需要签到的直播课。回复「任务」查看全部任务。"

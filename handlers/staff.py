@@ -15,7 +15,7 @@ from jobs import reminders
 from models import db
 from models import dispatch as dispatch_rules
 from models import dispatch_form
-from models import task_rules
+from models import task_figures, task_rules
 from models.privacy import phone_tail
 from models.clock import local_text
 from models.tasks import Task
@@ -112,7 +112,7 @@ def confirm_reply(sender) -> str:
 
 # -- supervision --------------------------------------------------------------------------
 def progress_text(sender, task: Task) -> str:
-    p = task_rules.progress(db.session, sender.account, task)
+    p = task_figures.progress(db.session, sender.account, task)
     scope = "全部接收人" if task.issuer_id == sender.account.id else "您管理范围内"
     lines = [f"任务 #{task.id}「{clip(task.title, 24)}」（{TASK_TYPE_SHORT.get(task.type, task.type)}）"
              + ("【已撤销】" if task.status == "cancelled" else ""),
@@ -140,7 +140,7 @@ def progress_text(sender, task: Task) -> str:
 
 
 def pending_text(sender, task: Task) -> str:
-    total, rows = task_rules.pending_recipients(db.session, sender.account, task, limit=20)
+    total, rows = task_figures.pending_recipients(db.session, sender.account, task, limit=20)
     if total == 0:
         return f"任务 #{task.id} 在您管理的范围内没有未完成的辅导员。"
     head = [f"任务 #{task.id} 未完成 {total} 人："]
@@ -155,7 +155,7 @@ def pending_text(sender, task: Task) -> str:
 
 
 def reach_text(sender) -> str:
-    r = task_rules.reach(db.session, sender.account, limit=20)
+    r = task_figures.reach(db.session, sender.account, limit=20)
     lines = [f"您管理的辅导员 {r.total} 人：已绑定 {r.bound} 人，其中关注公众号 {r.following} 人；"
              f"未绑定 {r.total - r.bound} 人。收不到任务通知（未触达）{r.unreachable} 人。"]
     if not r.not_bound:
@@ -167,7 +167,7 @@ def reach_text(sender) -> str:
 
 
 def export_text(sender, task: Task) -> str:
-    p = task_rules.progress(db.session, sender.account, task)
+    p = task_figures.progress(db.session, sender.account, task)
     scope = "全部接收人" if task.issuer_id == sender.account.id else "您管理范围内的接收人"
     return (f"任务 #{task.id}「{clip(task.title, 24)}」的进度表（Excel，{scope} {p.total} 人，含按单位汇总）：\n"
             f"{export_url(task.id, sender.account.id)}\n"
@@ -181,7 +181,7 @@ def staff_task_list(sender) -> str:
         return "暂无任务：您还没有派发任务，您管理的辅导员也没有收到任务。回复「派发」查看派发格式。"
     items = []
     for task in tasks:
-        p = task_rules.progress(db.session, account, task)
+        p = task_figures.progress(db.session, account, task)
         mine = "我派发 " if task.issuer_id == account.id else ""
         status = "【已撤销】" if task.status == "cancelled" else ""
         items.append(f"#{task.id} {mine}{clip(task.title, 16)}{status} 已完成 {p.done}/{p.total}")
@@ -201,7 +201,7 @@ def staff_task_detail(sender, task: Task) -> str:
     if task.confidential:
         lines.append("保密任务")
     lines.append(f"内容：{clip(task.content, 160)}")
-    p = task_rules.progress(db.session, sender.account, task)
+    p = task_figures.progress(db.session, sender.account, task)
     lines.append(f"已完成 {p.done}/{p.total}，未触达 {p.unreachable}。回复「进度 {task.id}」查看详情。")
     return "\n".join(lines)
 

@@ -18,7 +18,7 @@ import jobs
 from models import db
 from models.accounts import Account
 from models.dispatch import reminder_times
-from models.task_rules import figures_clause, pending_clause, present_clause
+from models.task_figures import figures_clause, pending_clause, present_clause
 from models.clock import clock
 from models.tasks import Task, TaskRecipient, TaskUrge
 

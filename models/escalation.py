@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .accounts import Account
 from .base import Base, UTCDateTime, utcnow
-from .task_rules import pending_clause, present_clause
+from .task_figures import pending_clause, present_clause
 from .tasks import Task, TaskRecipient
 from .vocab import COLLEGE, MINISTRY, PROVINCE, SCHOOL, STAFF_LEVELS
 

@@ -15,7 +15,7 @@ from .accounts import Account
 from .base import utcnow
 from .privacy import mask_phone
 from .scope import MANAGED_LEVELS
-from .task_rules import BREAKDOWN_COLUMN, done_clause, failed_clause, figures_clause, unreached_clause
+from .task_figures import BREAKDOWN_COLUMN, done_clause, failed_clause, figures_clause, unreached_clause
 from .clock import local_text
 from .tasks import Task, TaskRecipient
 from .units import Unit

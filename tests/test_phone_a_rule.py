@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from jobs.dispatch import start_dispatch_fanout
 from models.resolution import NO_ACCOUNT, OK, resolve
-from models.task_rules import reach
+from models.task_figures import reach
 from models.tasks import Notification, TaskRecipient
 from models.vocab import SCHOOL
 from tests.factories import next_phone

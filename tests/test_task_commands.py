@@ -180,7 +180,7 @@ def test_task_list_pages_are_ordered_and_counted_on_every_database(world, db):
     # members); both must give the pages a plain sort of the counselor's rows gives.
     from sqlalchemy import update
 
-    from models.task_rules import PENDING_PAGE, counselor_task_lines
+    from models.counselor_tasks import PENDING_PAGE, counselor_task_lines
 
     ben = world.counselors["cs_ben"]
     start = datetime(2030, 1, 1, 8, 0)

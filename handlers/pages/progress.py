@@ -19,7 +19,7 @@ from bot.context import current_sender
 from bot.oauth import openid_required
 from bot.timed_cache import TimedCache
 from jobs.exports import export_path, start_export
-from models import db, task_rules
+from models import db, task_figures, task_rules
 from models.accounts import Account
 from models.export import summary, write_workbook
 from models.clock import local_text
@@ -71,7 +71,7 @@ def progress_list():
         return refused
     rows = []
     for task in task_rules.staff_tasks(db.session, staff, limit=30):
-        p = task_rules.progress(db.session, staff, task)
+        p = task_figures.progress(db.session, staff, task)
         rows.append({"task": task, "p": p, "mine": task.issuer_id == staff.id})
     return render_template("progress/list.html", rows=rows)
 
@@ -109,7 +109,7 @@ def task_progress(task_id: int):
 
 @dataclasses.dataclass(frozen=True)
 class _Figures:
-    progress: task_rules.Progress
+    progress: task_figures.Progress
     units: list
     total_pending: int
     pending: list  # (account, college name, recipient) as plain values: shared between requests
@@ -118,14 +118,14 @@ class _Figures:
 
 
 def _figures_of(staff: Account, task: Task, page: int) -> _Figures:
-    p = task_rules.progress(db.session, staff, task)
+    p = task_figures.progress(db.session, staff, task)
     units = summary(db.session, staff, task)
-    total_pending, rows = task_rules.pending_recipients(db.session, staff, task, limit=PENDING_PAGE,
+    total_pending, rows = task_figures.pending_recipients(db.session, staff, task, limit=PENDING_PAGE,
                                                         offset=(page - 1) * PENDING_PAGE)
     pending = [(SimpleNamespace(name=a.name, phone=a.phone), college,
                 SimpleNamespace(notify_state=r.notify_state, completed_at=r.completed_at)) for a, college, r in rows]
     reached = [(SimpleNamespace(name=a.name), college, views) for a, college, views in
-               (task_rules.reach_by_counselor(db.session, staff, task, limit=100) if p.forwarded else [])]
+               (task_figures.reach_by_counselor(db.session, staff, task, limit=100) if p.forwarded else [])]
     return _Figures(progress=p, units=units, total_pending=total_pending, pending=pending, reached=reached,
                     at=local_text(task_rules.now(), "%H:%M:%S"))
 
@@ -150,7 +150,7 @@ def export(task_id: int):
             or not task_rules.can_see(db.session, staff, task):
         return _export_refusal("该链接对应的账号已无权查看此任务。", 403)
     name = f"任务{task_id}进度.xlsx"
-    if task_rules.progress(db.session, staff, task).total > EXPORT_INLINE_MAX:
+    if task_figures.progress(db.session, staff, task).total > EXPORT_INLINE_MAX:
         # Minutes of CPU: a job writes it (jobs/exports.py), this link serves it once written.
         key = hashlib.sha256(request.args["t"].encode()).hexdigest()[:32]
         path = export_path(key)

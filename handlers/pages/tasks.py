@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.context import current_sender, detached_copy
 from bot.freshness import StampedCache
 from bot.oauth import openid_required
-from models import db, task_rules
+from models import counselor_tasks, db, task_rules
 from models.changes import PEOPLE, TASKS
 from models.resolution import OK, UNBOUND
 from models.clock import local_text
@@ -103,7 +103,7 @@ def task_list():
     account, refused = _counselor_or_refusal()
     if refused:
         return refused
-    pending, done = task_rules.counselor_tasks(db.session, account, pending_limit=50, done_limit=20)
+    pending, done = counselor_tasks.counselor_tasks(db.session, account, pending_limit=50, done_limit=20)
     return render_template("tasks/list.html", pending=[view_model(t, r) for t, r in pending],
                            done=[view_model(t, r) for t, r in done])
 
@@ -121,7 +121,7 @@ def task_detail(task_id: int):
                            ("查看进度", url_for("pages_progress.task_progress", task_id=task_id)))
         return refused
     # One statement on a warm open: the copy's state (the visitor and the task come from caches).
-    rec = task_rules.received_state(db.session, sender.account_id, task_id)
+    rec = counselor_tasks.received_state(db.session, sender.account_id, task_id)
     if rec is None:
         return refusal(f"没有找到派发给您的任务 #{task_id}。", 404, ("查看我的任务", url_for("pages_tasks.task_list")))
     task = shown_task(task_id)
