@@ -16,6 +16,7 @@ from bot.store import get_redis
 from jobs.imports import start_import, start_unit_import
 from models import db
 from models import account_edits as edits
+from models import account_changes as changes
 from models import account_rules as rules
 from models import people
 from models.privacy import mask_phone
@@ -133,7 +134,7 @@ def account_line(account) -> str:
 
 
 def accounts_page(session, actor, page: int) -> str:
-    accounts = rules.accounts_under(session, actor)
+    accounts = changes.accounts_under(session, actor)
     save_listing(actor.id, [a.id for a in accounts])
     if not accounts:
         return f"您管理的单位（{actor.unit.full_name}）内还没有下级账号。\n回复「帮助」查看添加账号的命令。"
@@ -198,7 +199,7 @@ def delete(message, sender, match):
     found = pick_target(sender, tokens[0], "删除")
     if found.account is None:
         return refusal(found, "未删除")
-    return _reply(follow_up.start(rules.delete_account(db.session, sender.account, found.account)).text("未删除"))
+    return _reply(follow_up.start(changes.delete_account(db.session, sender.account, found.account)).text("未删除"))
 
 
 def cohorts(message, sender, match):
@@ -208,7 +209,7 @@ def cohorts(message, sender, match):
     found = pick_target(sender, tokens[0], "修改")
     if found.account is None:
         return refusal(found, "未修改届别")
-    result = rules.change_cohorts(db.session, sender.account, found.account, ",".join(tokens[1:]))
+    result = changes.change_cohorts(db.session, sender.account, found.account, ",".join(tokens[1:]))
     return _reply(result.text("未修改届别"))
 
 
@@ -216,7 +217,7 @@ def rollover(message, sender, match):
     tokens = _args(match)
     if len(tokens) != 1:
         return _usage("rollover", "届别滚动需要一个届别。")
-    return _reply(rules.roll_over(db.session, sender.account, tokens[0]).text("未执行届别滚动"))
+    return _reply(changes.roll_over(db.session, sender.account, tokens[0]).text("未执行届别滚动"))
 
 
 def edit(message, sender, match):

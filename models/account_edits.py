@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from .account_rules import (Result, _role_tag_openids, audit, describe, find_unit, match_majors, name_reason, norm,
-                            not_found_text, parse_cohorts, parse_study_levels, phone_reasons, refused, split_list)
+from .account_checks import (Result, _role_tag_openids, audit, describe, find_unit, match_majors, name_reason,
+                             not_found_text, parse_cohorts, parse_study_levels, phone_reasons, refused, split_list)
 from .accounts import Account, AuditLog
 from .identity_accounts import EXISTING_TEXT, NEW_TEXT, identity_by_phone, link_identity, random_password
 from .identity import Identity, hash_password
@@ -22,6 +22,7 @@ from .scope import in_scope_clause
 from .follow_ups import FollowUps
 from .sms import queue_sms
 from .clock import local_text
+from .text import norm
 from .vocab import COLLEGE, COUNSELOR, PROVINCE, SCHOOL, SMS_SIGNATURE, STUDY_LEVELS
 
 log = logging.getLogger(__name__)

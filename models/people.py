@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from .account_rules import accounts_under, managed_target
+from .account_changes import accounts_under, managed_target
 from .text import suggest
 from .accounts import Account
 from .privacy import is_mobile

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from .account_rules import norm
+from .text import norm
 from .importer import ERRORS_SHOWN, ImportError_, _cell, _csv_rows, _is_xlsx, _open_binary, _size_of, _xlsx_rows
 from .units import ensure_ministry
 from .units import Unit, create_unit

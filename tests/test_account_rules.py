@@ -11,9 +11,11 @@ from sqlalchemy import func, select
 
 from models import Account, AuditLog, Identity, SmsOutbox
 from handlers import follow_up
+from models import account_changes as changes
 from models import account_rules as rules
 from models.identity import check_password
 from models.identity_accounts import EXISTING_TEXT, random_password
+from models.text import suggest
 from models.vocab import COLLEGE, COUNSELOR, MINISTRY, PROVINCE, SCHOOL
 from models.sms import full_text
 from tests.factories import next_phone
@@ -77,9 +79,9 @@ def test_province_manages_school_accounts_and_school_cannot(db, tree):
     # Only the province changes or deletes it: the school itself, a peer school, another province may not.
     for actor, why in ((tree.school, "学校账号只能由省级账号"), (tree.school2, "不在您管理的单位"),
                        (tree.province_b, "不在您管理的单位")):
-        res = rules.delete_account(db, actor, phone)
+        res = changes.delete_account(db, actor, phone)
         assert not res.ok and why in res.reasons[0], res.reasons
-    assert rules.delete_account(db, tree.province, phone).ok
+    assert changes.delete_account(db, tree.province, phone).ok
 
 
 def test_province_cannot_add_school_of_another_province(db, tree):
@@ -161,7 +163,7 @@ def test_phone_held_by_any_active_account_is_refused_and_names_holder(db, tree):
     assert "校级" in text and "东湖大学" in text
     assert held not in text and f"{held[:3]}****{held[-4:]}" in text
     # After a soft delete the phone is free again and a new account takes it.
-    assert rules.delete_account(db, tree.province, held).ok
+    assert changes.delete_account(db, tree.province, held).ok
     again = rules.add_counselor(db, tree.college, name="孙悦", phone=held, study_level="本科", majors="软件工程")
     assert again.ok, again.reasons
     assert db.scalar(select(func.count()).select_from(Account).where(Account.phone == held)) == 2
@@ -198,9 +200,9 @@ def test_mismatched_college_gets_suggestions(db, tree):
 
 def test_suggest_ranks_and_limits():
     names = ["软件工程", "计算机科学与技术", "网络工程", "物联网工程", "数字媒体技术"]
-    assert rules.suggest("软件工程师", names)[0] == "软件工程"
-    assert len(rules.suggest("工程", names)) == 3
-    assert rules.suggest("历史学", names) == []
+    assert suggest("软件工程师", names)[0] == "软件工程"
+    assert len(suggest("工程", names)) == 3
+    assert suggest("历史学", names) == []
 
 
 def test_college_without_majors_says_who_brings_the_data(db, tree, factory):
@@ -218,39 +220,39 @@ def test_college_without_majors_says_who_brings_the_data(db, tree, factory):
 def test_delete_is_soft_scoped_and_audited(db, tree):
     phone = tree.counselor.phone
     for actor in (tree.school2, tree.college_econ, tree.province):
-        assert not rules.delete_account(db, actor, phone).ok
-    assert rules.delete_account(db, tree.college, tree.college.phone).reasons[0].startswith("不能删除自己")
-    res = rules.delete_account(db, tree.college, phone)
+        assert not changes.delete_account(db, actor, phone).ok
+    assert changes.delete_account(db, tree.college, tree.college.phone).reasons[0].startswith("不能删除自己")
+    res = changes.delete_account(db, tree.college, phone)
     assert res.ok and phone not in res.message
     row = db.get(Account, tree.counselor.id)
     assert row.active is False and row.active_phone is None and row.deleted_at is not None
     log = db.scalar(select(AuditLog).where(AuditLog.action == "delete"))
     assert log.actor_account_id == tree.college.id and log.target_id == row.id
     assert phone not in log.detail
-    gone = rules.delete_account(db, tree.college, phone)
+    gone = changes.delete_account(db, tree.college, phone)
     assert not gone.ok and "账号不存在" in gone.reasons[0]
 
 
 def test_school_deletes_college_accounts_but_college_does_not_delete_peers(db, tree):
     peer = rules.add_college_account(db, tree.school, name="王二", phone=next_phone(), college="计算机学院").account
-    res = rules.delete_account(db, tree.college, peer.phone)
+    res = changes.delete_account(db, tree.college, peer.phone)
     assert not res.ok and "院系账号只能由学校账号" in res.reasons[0]
-    assert rules.delete_account(db, tree.school, peer.phone).ok
+    assert changes.delete_account(db, tree.school, peer.phone).ok
 
 
 # --------------------------------------------------------------- cohorts
 def test_change_cohorts_allowed_in_scope_only(db, tree):
     phone = tree.counselor.phone
-    refused = rules.change_cohorts(db, tree.college_econ, phone, "2027")
+    refused = changes.change_cohorts(db, tree.college_econ, phone, "2027")
     assert not refused.ok and "不在您管理的单位" in refused.reasons[0]
-    not_counselor = rules.change_cohorts(db, tree.school, tree.college.phone, "2027")
+    not_counselor = changes.change_cohorts(db, tree.school, tree.college.phone, "2027")
     assert not not_counselor.ok and "只有辅导员账号有负责届别" in not_counselor.text()
-    ok = rules.change_cohorts(db, tree.school, phone, "2026,2027")
+    ok = changes.change_cohorts(db, tree.school, phone, "2026,2027")
     assert ok.ok and "由 2026 改为 2026、2027" in ok.message
     assert db.get(Account, tree.counselor.id).cohorts == [2026, 2027]
-    same = rules.change_cohorts(db, tree.school, phone, "2027,2026")
+    same = changes.change_cohorts(db, tree.school, phone, "2027,2026")
     assert not same.ok and "无需修改" in same.reasons[0]
-    bad = rules.change_cohorts(db, tree.school, phone, "明年")
+    bad = changes.change_cohorts(db, tree.school, phone, "明年")
     assert not bad.ok and "届别“明年”" in bad.reasons[0]
     assert audit_count(db, "change_cohorts") == 1
 
@@ -262,30 +264,30 @@ def test_roll_over_touches_only_the_senders_unit(db, tree, factory):
     cs_2 = factory.counselor(tree.cs, majors=[tree.se], cohorts=[2026, 2027])
     factory.commit()
 
-    res = rules.roll_over(db, tree.college, "2027")
+    res = changes.roll_over(db, tree.college, "2027")
     assert res.ok and res.count == 1 and "另有 1 名已负责 2027 届" in res.message
     cohorts = {a.id: db.get(Account, a.id).cohorts for a in (tree.counselor, cs_2, econ_c, econ_master, mech_c)}
     assert cohorts == {tree.counselor.id: [2026, 2027], cs_2.id: [2026, 2027], econ_c.id: [2026],
                        econ_master.id: [2026], mech_c.id: [2026]}
     # A college account limited to 本科 rolls only its 本科 counselors.
-    limited = rules.roll_over(db, tree.college_econ, 2027)
+    limited = changes.roll_over(db, tree.college_econ, 2027)
     assert limited.ok and limited.count == 1
     assert db.get(Account, econ_master.id).cohorts == [2026]
     # Rolling again changes nothing and says so.
-    again = rules.roll_over(db, tree.college, "2027")
+    again = changes.roll_over(db, tree.college, "2027")
     assert again.ok and again.count == 0
     assert audit_count(db, "cohort_rollover") == 2
     # The school rolls every college of its own, not the other school's.
-    rules.roll_over(db, tree.school, "2028")
+    changes.roll_over(db, tree.school, "2028")
     assert 2028 in db.get(Account, econ_master.id).cohorts and 2028 not in db.get(Account, mech_c.id).cohorts
 
 
 def test_roll_over_refuses_bad_year_and_empty_unit(db, tree, factory):
-    assert "届别“27”" in rules.roll_over(db, tree.college, "27").reasons[0]
+    assert "届别“27”" in changes.roll_over(db, tree.college, "27").reasons[0]
     lonely = factory.staff(COLLEGE, factory.college(tree.school_a2, "空学院"))
     factory.commit()
-    assert "还没有辅导员账号" in rules.roll_over(db, lonely, "2027").reasons[0]
-    assert "仅限各级工作人员" in rules.roll_over(db, tree.counselor, "2027").reasons[0]
+    assert "还没有辅导员账号" in changes.roll_over(db, lonely, "2027").reasons[0]
+    assert "仅限各级工作人员" in changes.roll_over(db, tree.counselor, "2027").reasons[0]
 
 
 def test_default_cohort_follows_the_academic_year():
@@ -337,11 +339,11 @@ def test_random_passwords_differ_and_mix_letters_and_digits():
 
 
 def test_accounts_under_lists_the_next_level_in_scope(db, tree):
-    assert {a.id for a in rules.accounts_under(db, tree.province)} == {tree.school.id, tree.school2.id}
-    assert {a.id for a in rules.accounts_under(db, tree.school)} == {tree.college.id, tree.college_econ.id,
+    assert {a.id for a in changes.accounts_under(db, tree.province)} == {tree.school.id, tree.school2.id}
+    assert {a.id for a in changes.accounts_under(db, tree.school)} == {tree.college.id, tree.college_econ.id,
                                                                      tree.counselor.id}
-    assert [a.id for a in rules.accounts_under(db, tree.college)] == [tree.counselor.id]
-    assert rules.accounts_under(db, tree.counselor) == []
+    assert [a.id for a in changes.accounts_under(db, tree.college)] == [tree.counselor.id]
+    assert changes.accounts_under(db, tree.counselor) == []
 
 
 # ------------------------------------------------------------------- CLI
@@ -372,9 +374,9 @@ def test_college_limited_to_levels_cannot_touch_other_levels(db, tree, factory):
     limited = factory.staff(COLLEGE, tree.cs, levels="本科")
     master = factory.counselor(tree.cs, study_level="硕士", majors=[tree.cst])
     factory.commit()
-    res = rules.delete_account(db, limited, master.phone)
+    res = changes.delete_account(db, limited, master.phone)
     assert not res.ok and "学历层次（硕士）不在您管理的层次（本科）内" in res.reasons[0]
-    assert rules.delete_account(db, limited, tree.counselor.phone).ok  # its 本科 counselor
+    assert changes.delete_account(db, limited, tree.counselor.phone).ok  # its 本科 counselor
 
 
 def test_already_bound_user_gets_its_role_tag_when_the_account_appears(db, tree, factory, run_jobs, simulator):
@@ -390,6 +392,6 @@ def test_already_bound_user_gets_its_role_tag_when_the_account_appears(db, tree,
     run_jobs()
     tagged = simulator.state.get_user(openid)["tagid_list"]
     assert len(tagged) == 1
-    assert follow_up.start(rules.delete_account(db, tree.college, phone)).ok
+    assert follow_up.start(changes.delete_account(db, tree.college, phone)).ok
     run_jobs()
     assert simulator.state.get_user(openid)["tagid_list"] == []

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from models.account_rules import default_cohort
+from models.account_checks import default_cohort
 from models.tasks import Task, TaskRecipient
 from tests.test_dispatch import CONFIRM, RECIPIENTS, build_world
 from tests.test_task_pages import login

@@ -19,7 +19,7 @@ from models import db
 from models import dispatch as rules
 from models import dispatch_form as form
 from models.text import LIST_SPLIT
-from models.account_rules import default_cohort
+from models.account_checks import default_cohort
 from models.vocab import STUDY_LEVELS, TASK_TYPE_SHORT
 
 from ..new_task import create_and_start
