@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from .text import norm
-from .importer import ERRORS_SHOWN, ImportError_, _cell, _csv_rows, _is_xlsx, _open_binary, _size_of, _xlsx_rows
+from .import_files import ERRORS_SHOWN, ImportError_, _cell, _csv_rows, _is_xlsx, _open_binary, _size_of, _xlsx_rows
 from .units import ensure_ministry
 from .units import Unit, create_unit
 from .vocab import COLLEGE, PROVINCE, SCHOOL
