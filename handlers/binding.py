@@ -7,7 +7,8 @@ from flask import current_app
 from bot.context import current_sender, forget_sender
 from jobs.tags import resync_if_needed
 from models import db
-from models.binding import request_bind_code, role_name, unbind, verify_bind_code
+from models.binding import request_bind_code, unbind, verify_bind_code
+from models.binding_texts import role_name
 from models.diagnosis import diagnose
 
 from . import follow_up

@@ -15,7 +15,8 @@ from bot.followers import refresh_following
 from bot.oauth import authorize_redirect, openid_required
 from models import db
 from models.binding import (bind_with_password, replace_initial_password, request_bind_code, request_reset_code,
-                            reset_password, role_name, unbind, verify_bind_code)
+                            reset_password, unbind, verify_bind_code)
+from models.binding_texts import role_name
 from models.diagnosis import diagnose
 from models.identity import Identity
 from models.privacy import is_mobile, mask_phone
