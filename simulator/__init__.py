@@ -20,13 +20,15 @@ __all__ = ["create_sim_app", "SimulatorServer", "SimState"]
 def create_sim_app(state: SimState | None = None, **config) -> Flask:
     """Build the simulator's Flask app. ``config`` goes to SimState when no
     state is given (token, app_id, app_secret, aes_key, app_url, receipts...)."""
-    from . import api, chat, control, jssdk
+    from . import api, api_menus, api_tags, chat, control, jssdk
 
     app = Flask(__name__)
     app.config["SIM_STATE"] = state if state is not None else SimState(**config)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_menus.bp)
+    app.register_blueprint(api_tags.bp)
     app.register_blueprint(control.bp)
     app.register_blueprint(chat.bp)
     app.register_blueprint(jssdk.bp)
