@@ -171,7 +171,7 @@ def run(database_url: str, redis_url: str, preset_name: str, iterations: int = 3
     finally:
         app.extensions["fdy.db"].engine.dispose()
 
-    from bench.generate import PRESETS
+    from bench.world import PRESETS
 
     rows = import_rows or min(PRESETS[preset_name].graduates, 100_000)
     imp = import_rate(database_url, redis_url, preset_name, rows)
