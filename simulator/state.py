@@ -6,6 +6,8 @@ import secrets
 import threading
 import time
 
+from .faults import FaultRules
+
 RECEIPT_STATUSES = ("success", "failed:user block", "failed: system failed")
 
 DEFAULT_TOKEN = "simtoken"
@@ -22,7 +24,7 @@ def new_openid() -> str:
     return "o" + secrets.token_urlsafe(21)[:27]
 
 
-class SimState:
+class SimState(FaultRules):
     """Everything the simulator remembers. All access goes through ``lock``."""
 
     def __init__(self, token=DEFAULT_TOKEN, app_id=DEFAULT_APP_ID,
@@ -289,66 +291,6 @@ class SimState:
         with self.lock:
             self.current_token = None
             self.stable_token = None
-
-    # ------------------------------------------------------------------ faults
-    def add_faults(self, rules):
-        added = []
-        with self.lock:
-            for r in rules:
-                if not isinstance(r, dict):
-                    raise ValueError("each rule must be an object")
-                if not any(k in r for k in ("errcode", "status", "delay")):
-                    raise ValueError("a rule needs errcode, status or delay")
-                self.fault_seq += 1
-                rule = {
-                    "id": self.fault_seq,
-                    "path": r.get("path"),
-                    "openid": r.get("openid"),
-                    "errcode": int(r["errcode"]) if r.get("errcode") is not None else None,
-                    "errmsg": r.get("errmsg"),
-                    "status": int(r["status"]) if r.get("status") is not None else None,
-                    "delay": float(r["delay"]) if r.get("delay") is not None else None,
-                    "times": int(r["times"]) if r.get("times") is not None else None,
-                    "hits": 0,
-                }
-                self.faults.append(rule)
-                added.append(dict(rule))
-        return added
-
-    def clear_faults(self):
-        with self.lock:
-            self.faults = []
-
-    def list_faults(self):
-        with self.lock:
-            return [dict(f) for f in self.faults]
-
-    def take_fault(self, path, openid=None):
-        """Find the first rule matching this call, consume one use, return a copy.
-
-        A rule without ``path`` matches the WeChat API (/cgi-bin/, /sns/) only;
-        to fail the SMS gateway give ``"path": "/_sim/sms"``.
-        """
-        with self.lock:
-            for rule in list(self.faults):
-                rp = rule["path"]
-                if rp:
-                    if not path.startswith(rp):
-                        continue
-                elif not (path.startswith("/cgi-bin/") or path.startswith("/sns/")):
-                    continue
-                if rule["openid"] and rule["openid"] != openid:
-                    continue
-                rule["hits"] += 1
-                if rule["times"] is not None:
-                    rule["times"] -= 1
-                    if rule["times"] <= 0:
-                        self.faults.remove(rule)
-                if rule["errcode"] == 40001:
-                    self.current_token = None
-                    self.stable_token = None
-                return dict(rule)
-        return None
 
     # ------------------------------------------------------------------ inbox
     def add_message(self, openid, kind, **fields):
