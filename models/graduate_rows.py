@@ -11,7 +11,7 @@ from sqlalchemy.dialects.mysql import insert as mysql_insert
 from . import bulk_load, changes
 from .base import utcnow
 from .graduates import Graduate
-from .import_files import ERRORS_SHOWN
+from .import_files import ERRORS_SHOWN, error_lines
 from .units import Major, Unit, create_unit, ensure_ministry
 from .vocab import COLLEGE, PROVINCE, SCHOOL
 
@@ -33,11 +33,7 @@ class ImportReport:
         lines = [f"导入完成：新增 {self.created} 条，更新 {self.updated} 条，错误 {len(self.errors)} 行。"]
         if self.units_created or self.majors_created:
             lines.append(f"新建单位 {self.units_created} 个，专业 {self.majors_created} 个。")
-        if self.errors:
-            lines.append("以下行未导入（其余行已保存）：")
-            lines += [f"第{line}行：{reason}" if line else f"文件：{reason}" for line, reason in self.errors[:max_errors]]
-            if len(self.errors) > max_errors:
-                lines.append(f"……另有 {len(self.errors) - max_errors} 行错误未列出。")
+        lines += error_lines(self.errors, max_errors)
         return "\n".join(lines)
 
 

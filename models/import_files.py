@@ -90,3 +90,14 @@ def _size_of(fh: IO[bytes]) -> int | None:
         return os.fstat(fh.fileno()).st_size or None
     except (OSError, AttributeError, io.UnsupportedOperation):
         return None
+
+
+def error_lines(errors: list[tuple[int, str]], max_errors: int = ERRORS_SHOWN) -> list[str]:
+    """An import report's error lines: at most `max_errors` of them, the rest counted."""
+    if not errors:
+        return []
+    lines = ["以下行未导入（其余行已保存）："]
+    lines += [f"第{line}行：{reason}" if line else f"文件：{reason}" for line, reason in errors[:max_errors]]
+    if len(errors) > max_errors:
+        lines.append(f"……另有 {len(errors) - max_errors} 行错误未列出。")
+    return lines

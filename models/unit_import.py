@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from .text import norm
-from .import_files import ERRORS_SHOWN, ImportError_, _cell, _csv_rows, _is_xlsx, _open_binary, _size_of, _xlsx_rows
+from .import_files import (ERRORS_SHOWN, ImportError_, _cell, _csv_rows, _is_xlsx, _open_binary, _size_of, _xlsx_rows,
+                           error_lines)
 from .units import ensure_ministry
 from .units import Unit, create_unit
 from .vocab import COLLEGE, PROVINCE, SCHOOL
@@ -35,11 +36,7 @@ class UnitReport:
     def summary(self, max_errors: int = ERRORS_SHOWN) -> str:
         made = "，".join(f"{KIND_NAMES[k]} {n} 个" for k, n in self.created.items())
         lines = [f"单位导入完成：新增{made}；已存在（未改动）{self.existing} 行；错误 {len(self.errors)} 行。"]
-        if self.errors:
-            lines.append("以下行未导入（其余行已保存）：")
-            lines += [f"第{line}行：{reason}" if line else f"文件：{reason}" for line, reason in self.errors[:max_errors]]
-            if len(self.errors) > max_errors:
-                lines.append(f"……另有 {len(self.errors) - max_errors} 行错误未列出。")
+        lines += error_lines(self.errors, max_errors)
         return "\n".join(lines)
 
 
